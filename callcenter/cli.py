@@ -1,0 +1,234 @@
+"""`callcenter` command line: run the centre, render Asterisk's config, manage the database and users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from . import config as config_mod
+from .config import Config, ConfigError
+from .telephony.asterisk import PROMPTS_DIR, render_config
+from .tickets.migrations import migrate
+from .tickets.store import TicketStore, create_engine
+from .web.auth import Role, hash_password
+
+log = logging.getLogger("callcenter")
+
+
+def _load(args: argparse.Namespace) -> Config:
+    path = args.config or os.environ.get("CALLCENTER_CONFIG")
+    return config_mod.load(path)
+
+
+async def _with_store(config: Config, work):  # type: ignore[no-untyped-def]
+    engine = create_engine(config.database.url)
+    try:
+        await migrate(engine)
+        return await work(TicketStore(engine))
+    finally:
+        await engine.dispose()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .app import run
+
+    config = _load(args)
+
+    def ready(centre) -> None:  # type: ignore[no-untyped-def]
+        if args.local_asterisk:
+            print(_welcome(config), flush=True)
+
+    asyncio.run(run(config, local_asterisk=args.local_asterisk, ready=ready))
+    return 0
+
+
+def _welcome(config: Config) -> str:
+    a, c = config.asterisk, config.controller
+    lines = ["", "Ngalam 112 is running.",
+             f"  Web and API:  http://{c.http_bind}:{c.http_port}/  (health: /healthz)"]
+    lines.append(f"  SIP server:   {a.bind}:{a.sip_port} (UDP), codecs u-law/a-law")
+    for phone in config.test_callers:
+        lines.append(f"  Test caller:  user {phone.extension}  password {phone.secret}  → dial 112")
+    for phone in config.calltakers:
+        lines.append(f"  Call-taker:   user {phone.extension}  password {phone.secret}  ({phone.name})")
+    lines.append("  Ctrl-C stops Asterisk and the controller.")
+    return "\n".join(lines)
+
+
+def cmd_render_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    paths = render_config(config, Path(args.out) if args.out else None)
+    print(Path(args.out) if args.out else paths.etc)
+    return 0
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    config = _load(args)
+
+    async def nothing(_store: TicketStore) -> None:
+        return None
+
+    asyncio.run(_with_store(config, nothing))
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.role == Role.AGENCY and not args.agency:
+        raise SystemExit("create-user: the agency role needs --agency")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password (empty: generate one): ")
+    else:
+        password = ""
+    generated = not password
+    if generated:
+        password = secrets.token_urlsafe(12)
+    if len(password) < 10:
+        raise SystemExit("create-user: password shorter than 10 characters")
+
+    async def work(store: TicketStore) -> None:
+        if await store.user_by_name(args.username) is not None:
+            if not args.reset:
+                raise SystemExit(f"create-user: {args.username} exists (use --reset to change it)")
+            await store.set_password(args.username, hash_password(password))
+        else:
+            await store.add_user(args.username, hash_password(password), args.role, args.agency)
+
+    asyncio.run(_with_store(config, work))
+    print(f"user {args.username} ({args.role})" + (f" password: {password}" if generated else ""))
+    return 0
+
+
+def cmd_dev_setup(args: argparse.Namespace) -> int:
+    """A local centre for development: config with fresh random secrets, and an admin login.
+
+    Nothing here is deployable: the secrets are generated on this machine, kept out of git.
+    """
+    directory = Path(args.dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "callcenter.toml"
+    if not config_path.exists():
+        config_path.write_text(_dev_config(directory))
+        config_path.chmod(0o600)
+    config = config_mod.load(config_path)
+    password_file = directory / "admin-password"
+
+    async def work(store: TicketStore) -> None:
+        if await store.user_by_name("admin") is None or not password_file.exists():
+            password = secrets.token_urlsafe(12)
+            if not await store.set_password("admin", hash_password(password)):
+                await store.add_user("admin", hash_password(password), Role.ADMIN)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+
+    asyncio.run(_with_store(config, work))
+    print(config_path)
+    return 0
+
+
+def _dev_config(directory: Path) -> str:
+    def secret() -> str:
+        return secrets.token_urlsafe(18)
+
+    db = (directory / "callcenter.db").resolve()
+    return f"""# Local development centre, written by `callcenter dev-setup`. Secrets are random and local.
+[asterisk]
+instance = "dev"
+ami_secret = "{secret()}"
+ami_port = 5038
+sip_port = 5060
+
+[database]
+url = "sqlite+aiosqlite:///{db}"
+
+[[calltakers]]
+extension = "2001"
+name = "Petugas 1"
+secret = "{secret()}"
+
+[[calltakers]]
+extension = "2002"
+name = "Petugas 2"
+secret = "{secret()}"
+
+[[test_callers]]
+extension = "9001"
+name = "Penelepon Uji"
+secret = "{secret()}"
+"""
+
+
+def cmd_prompts_build(args: argparse.Namespace) -> int:
+    from .ivr.prompts import build
+
+    lang_dir = Path(args.dir) if args.dir else PROMPTS_DIR / "id"
+    for path in build(lang_dir, args.voice, only_missing=args.missing):
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
+    parser.add_argument("-c", "--config", help="callcenter.toml (default: $CALLCENTER_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the controller (AMI, FastAGI, web)")
+    p.add_argument("--local-asterisk", action="store_true",
+                   help="also render config and run Asterisk as a child process (development)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("render-config", help="write Asterisk's configuration from callcenter.toml")
+    p.add_argument("--out", help="directory (default: the instance's etc/)")
+    p.set_defaults(func=cmd_render_config)
+
+    p = sub.add_parser("init-db", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_init_db)
+
+    p = sub.add_parser("create-user", help="add a user who may log in to the web console and API")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--agency", help="for the agency role: the agency's id")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--reset", action="store_true", help="change the password of an existing user")
+    p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("dev-setup", help="write a local development config with random secrets")
+    p.add_argument("--dir", default="var/dev")
+    p.set_defaults(func=cmd_dev_setup)
+
+    p = sub.add_parser("prompts", help="IVR prompts")
+    psub = p.add_subparsers(dest="prompts_command", required=True)
+    pb = psub.add_parser("build", help="synthesise prompts.txt into 8 kHz WAVs with espeak-ng")
+    pb.add_argument("--dir", help="language directory (default: ivr-prompts/id)")
+    pb.add_argument("--voice", default="id")
+    pb.add_argument("--missing", action="store_true", help="only prompts without a WAV yet")
+    pb.set_defaults(func=cmd_prompts_build)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as e:
+        print(f"callcenter: configuration error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

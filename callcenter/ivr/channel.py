@@ -1,0 +1,26 @@
+"""What the IVR flow may do with a call. The FastAGI adapter implements it; unit tests fake it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class CallerHungUp(Exception):
+    """The caller is gone; the flow stops, the ticket stays."""
+
+
+class Channel(Protocol):
+    unique_id: str
+    channel_name: str
+    linked_id: str
+    # Exactly as Asterisk sent them: untrusted, possibly not even UTF-8.
+    caller_number: str | bytes
+    caller_name: str | bytes
+
+    async def answer(self) -> None: ...
+
+    async def play(self, prompt: str, digits: str = "") -> str | None:
+        """Play a prompt; return the digit pressed during it (barge-in) when `digits` allows one."""
+        ...
+
+    async def set_variable(self, name: str, value: str) -> None: ...

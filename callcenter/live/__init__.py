@@ -1,0 +1,1 @@
+"""Domain events and the in-process bus that fans them out."""

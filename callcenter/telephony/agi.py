@@ -1,0 +1,187 @@
+"""FastAGI server: Asterisk's `AGI(agi://…/route)` connects here and we drive the call.
+
+Written on asyncio streams rather than panoramisk's fast_agi.Application, whose header loop spins
+forever on a connection closed before the blank line and which cannot take non-UTF-8 headers
+(hostile caller IDs). Headers are decoded with surrogateescape so the bytes survive to the ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from panoramisk.utils import parse_agi_result
+
+from ..ivr.channel import CallerHungUp
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_LINE_BYTES = 8 * 1024
+HEADER_TIMEOUT = 10.0
+# A prompt may be long; a command that gets no answer for this long means Asterisk is gone.
+COMMAND_TIMEOUT = 300.0
+
+Route = Callable[["AgiChannel"], Awaitable[None]]
+
+
+class AgiProtocolError(Exception):
+    pass
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+def _quote(arg: str) -> str:
+    """Quote an AGI argument; a newline would end the command and start another, so none pass."""
+    if any(c in arg for c in "\r\n\0"):
+        raise ValueError("AGI argument contains a line break or NUL")
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    """Read the `agi_*: value` block Asterisk sends first, up to the blank line, with bounds."""
+    headers: dict[str, str] = {}
+    total = 0
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as e:
+            raise AgiProtocolError(
+                f"connection closed before the end of the AGI headers ({len(e.partial)} bytes left)"
+            ) from None
+        except asyncio.LimitOverrunError:
+            raise AgiProtocolError(f"AGI header line longer than {MAX_LINE_BYTES} bytes") from None
+        total += len(line)
+        if total > MAX_HEADER_BYTES:
+            raise AgiProtocolError(f"AGI headers larger than {MAX_HEADER_BYTES} bytes")
+        line = line.rstrip(b"\r\n")
+        if not line:
+            if not headers:
+                raise AgiProtocolError("empty AGI request")
+            return headers
+        key, sep, value = line.partition(b": ")
+        if not sep or not key.startswith(b"agi_"):
+            raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
+        headers[_decode(key)] = _decode(value)
+
+
+class AgiChannel:
+    """One call as the FastAGI connection sees it; implements ivr.channel.Channel."""
+
+    def __init__(self, headers: dict[str, str], reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, prompts_dir: str):
+        self.headers = headers
+        self._prompts_dir = prompts_dir
+        self._reader = reader
+        self._writer = writer
+        self.hung_up = False
+        self.unique_id = headers.get("agi_uniqueid", "")
+        self.channel_name = headers.get("agi_channel", "")
+        self.linked_id = headers.get("agi_linkedid", self.unique_id) or self.unique_id
+        self.caller_number = headers.get("agi_callerid", "")
+        self.caller_name = headers.get("agi_calleridname", "")
+
+    async def command(self, *words: str) -> dict[str, Any]:
+        if self.hung_up:
+            raise CallerHungUp(self.unique_id)
+        line = " ".join(words) + "\n"
+        self._writer.write(line.encode("utf-8", errors="surrogateescape"))
+        await self._writer.drain()
+        while True:
+            raw = await asyncio.wait_for(self._reader.readline(), COMMAND_TIMEOUT)
+            if not raw:
+                self.hung_up = True
+                raise CallerHungUp(self.unique_id)
+            text = _decode(raw).rstrip("\r\n")
+            if text == "HANGUP":
+                # Asterisk announces the hangup, then still answers the pending command.
+                self.hung_up = True
+                continue
+            try:
+                result = parse_agi_result(text)
+            except ValueError:
+                raise AgiProtocolError(f"unreadable AGI reply {text[:80]!r}") from None
+            if result.get("status_code") == 100:
+                continue
+            if result.get("status_code") == 520:
+                # The usage text follows until a line starting "520 End of proper usage."
+                while not (await self._reader.readline()).startswith(b"520 "):
+                    pass
+                raise AgiProtocolError(f"Asterisk rejected {words[0]!r}: usage error")
+            if result.get("error") in ("AGIResultHangup",) or result.get("status_code") == 511:
+                self.hung_up = True
+                raise CallerHungUp(self.unique_id)
+            return result
+
+    async def answer(self) -> None:
+        await self.command("ANSWER")
+
+    async def play(self, prompt: str, digits: str = "") -> str | None:
+        # Prompt names are ours (ivr-prompts/); Asterisk wants the path without the extension.
+        path = f"{self._prompts_dir}/{prompt}"
+        result = await self.command("STREAM FILE", _quote(path), _quote(digits))
+        if result.get("error") == "AGIAppError":
+            log.warning("call %s: prompt %s could not be played", self.unique_id, prompt)
+            return None
+        code = int(result.get("result", ("0", ""))[0] or 0)
+        return chr(code) if code > 0 else None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command("SET VARIABLE", name, _quote(value))
+
+
+class FastAgiServer:
+    def __init__(self, routes: dict[str, Route], prompts_dir: str):
+        """`prompts_dir`: the prompts directory as Asterisk sees it (it may run in a chroot)."""
+        self._routes = routes
+        self._prompts_dir = prompts_dir
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.listening = False
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._accept, host, port, limit=MAX_LINE_BYTES)
+        self.listening = True
+        log.info("FastAGI listening on %s:%d", host, port)
+
+    async def stop(self) -> None:
+        self.listening = False
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Keep a reference: a dropped task's exception would vanish (the panoramisk pitfall).
+        task = asyncio.create_task(self._serve(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        unique_id = "?"
+        try:
+            headers = await asyncio.wait_for(read_headers(reader), HEADER_TIMEOUT)
+            unique_id = headers.get("agi_uniqueid", "?")
+            name = headers.get("agi_network_script", "").strip("/").split("?")[0]
+            route = self._routes.get(name)
+            if route is None:
+                # No hang-up: closing makes the dialplan continue to the queue.
+                log.error("call %s: no FastAGI route %r (from %s)", unique_id, name, peer)
+                return
+            await route(AgiChannel(headers, reader, writer, self._prompts_dir))
+        except CallerHungUp:
+            log.info("call %s: caller hung up during the IVR", unique_id)
+        except TimeoutError:
+            log.warning("FastAGI request from %s: no complete request in time", peer)
+        except AgiProtocolError as e:
+            log.warning("call %s: bad FastAGI request from %s: %s", unique_id, peer, e)
+        except Exception:
+            log.exception("call %s: FastAGI route failed; the dialplan queues the call", unique_id)
+        finally:
+            writer.close()

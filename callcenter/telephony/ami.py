@@ -1,0 +1,229 @@
+"""AMI: Asterisk's events become domain events, in order; reconnects with backoff, then resyncs.
+
+The subscription table `EVENTS` is the one place that says which Asterisk events we listen to.
+Callbacks registered with panoramisk are synchronous and only enqueue, so events keep their order
+and no callback task can lose an exception (panoramisk 1.4 does not keep references to them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from panoramisk import Manager
+
+from ..config import Config
+from ..live.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallQueued,
+    CallRef,
+    CallSeen,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC_CONTEXT = "public"
+EMERGENCY_EXTEN = "112"
+
+Ami = Mapping[str, str]
+
+
+def _call(event: Ami) -> CallRef:
+    return CallRef(
+        unique_id=event.get("Uniqueid", ""),
+        channel=event.get("Channel", ""),
+        linked_id=event.get("Linkedid", ""),
+        caller_number=event.get("CallerIDNum", ""),
+        caller_name=event.get("CallerIDName", ""),
+    )
+
+
+def _is_emergency_call(event: Ami) -> bool:
+    return event.get("Context") == PUBLIC_CONTEXT and event.get("Exten") == EMERGENCY_EXTEN
+
+
+def _queue_caller_join(event: Ami) -> CallEvent | None:
+    return CallQueued(_call(event), queue=event.get("Queue", ""),
+                      position=_int(event.get("Position")))
+
+
+def _agent_connect(event: Ami) -> CallEvent | None:
+    return CallAnswered(_call(event), queue=event.get("Queue", ""),
+                        calltaker=event.get("Interface", event.get("MemberName", "")))
+
+
+def _queue_caller_abandon(event: Ami) -> CallEvent | None:
+    return CallAbandoned(_call(event), queue=event.get("Queue", ""))
+
+
+def _hangup(event: Ami) -> CallEvent | None:
+    if not _is_emergency_call(event):
+        return None  # call-takers' and agencies' legs end too; the caller's leg is what counts
+    return CallEnded(_call(event), cause=event.get("Cause-txt", event.get("Cause", "")))
+
+
+# The subscription table: Asterisk event → translation into a domain event (None: not ours).
+EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
+    "QueueCallerJoin": _queue_caller_join,
+    "AgentConnect": _agent_connect,
+    "QueueCallerAbandon": _queue_caller_abandon,
+    "Hangup": _hangup,
+}
+
+
+def translate(event: Ami) -> CallEvent | None:
+    handler = EVENTS.get(event.get("Event", ""))
+    return handler(event) if handler else None
+
+
+def channels_to_resync(channels: list[Ami], at: datetime) -> list[CallEvent]:
+    """The 112 calls alive in Asterisk right now (CoreShowChannel events), as CallSeen events."""
+    seen: list[CallEvent] = []
+    for ch in channels:
+        if ch.get("Event") != "CoreShowChannel" or not _is_emergency_call(ch):
+            continue
+        started = at - _duration(ch.get("Duration", ""))
+        seen.append(CallSeen(_call(ch), in_queue=ch.get("Application") == "Queue",
+                             started_at=started, at=at))
+    return seen
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        h, m, s = (int(x) for x in text.split(":"))
+        return timedelta(hours=h, minutes=m, seconds=s)
+    except ValueError:
+        return timedelta(0)
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
+class Backoff:
+    """Delays between reconnect attempts: doubling from `low` up to `high`, reset after a login."""
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = low, high
+        self.next = low
+
+    def take(self) -> float:
+        delay = self.next
+        self.next = min(self.next * 2, self.high)
+        return delay
+
+    def reset(self) -> None:
+        self.next = self.low
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk reconnects at a fixed interval; each attempt here sets the delay before the next."""
+
+    backoff: Backoff
+    attempts = 0
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        self.reconnect_timeout = self.backoff.take()
+        self.attempts += 1
+        if self.attempts > 1:
+            log.warning("AMI connect attempt %d to %s:%s (next retry in %.1f s)", self.attempts,
+                        self.config["host"], self.config["port"], self.reconnect_timeout)
+        return super().connect(*args, **kwargs)
+
+
+class AmiClient:
+    """Keeps an AMI session to Asterisk and feeds domain events to `handle`, one at a time, in order."""
+
+    def __init__(self, config: Config, handle: Callable[[CallEvent], Awaitable[None]],
+                 resync_extra: Callable[[], Awaitable[list[CallEvent]]] | None = None):
+        self._handle = handle
+        self._resync_extra = resync_extra
+        self._events: asyncio.Queue[CallEvent | str] = asyncio.Queue()
+        self._consumer: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.logins = 0
+        a = config.asterisk
+        self.manager = _Manager(
+            host=a.bind if a.bind != "0.0.0.0" else "127.0.0.1",  # noqa: S104
+            port=a.ami_port, username=a.ami_user, secret=a.ami_secret,
+            ping_delay=5, ping_interval=5, on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+        )
+        self.manager.backoff = Backoff(config.controller.ami_reconnect_min,
+                                       config.controller.ami_reconnect_max)
+        for name in EVENTS:
+            self.manager.register_event(name, self._on_event)
+
+    async def start(self) -> None:
+        self._consumer = asyncio.create_task(self._consume(), name="ami-events")
+        self.manager.loop = asyncio.get_running_loop()
+        self.manager.connect()
+
+    async def stop(self) -> None:
+        self.manager.close()
+        # Stop reconnecting: panoramisk schedules connect() on the loop after a lost connection.
+        self.manager.connect = lambda *a, **k: None
+        if self._consumer is not None:
+            self._consumer.cancel()
+
+    async def send(self, action: dict[str, str]) -> Any:
+        for key, value in action.items():
+            if any(c in str(value) for c in "\r\n"):
+                raise ValueError(f"AMI action field {key!r} contains a line break")
+        return await self.manager.send_action(action)
+
+    def _on_event(self, _manager: Manager, message: Any) -> None:
+        try:
+            event = translate({str(k): str(v) for k, v in message.items()})
+        except Exception:
+            log.exception("AMI event %s could not be translated", message.get("Event"))
+            return
+        if event is not None:
+            self._events.put_nowait(event)
+
+    def _on_login(self, _manager: Manager) -> None:
+        self.logins += 1
+        self.manager.backoff.reset()
+        self.manager.attempts = 0
+        log.info("AMI logged in (session %d)", self.logins)
+        self.connected.set()
+        # Resync runs in the consumer, in line with live events, so it cannot race them.
+        self._events.put_nowait("resync")
+
+    def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
+        self.connected.clear()
+        log.warning("AMI connection lost; reconnecting with backoff")
+
+    async def _consume(self) -> None:
+        while True:
+            item = await self._events.get()
+            try:
+                if item == "resync":
+                    await self._resync()
+                elif not isinstance(item, str):
+                    await self._handle(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("handling %r failed", item)
+
+    async def _resync(self) -> None:
+        """After a (re)connect, rebuild what we missed: live 112 calls, and calls ended meanwhile."""
+        events: list[CallEvent] = []
+        if self._resync_extra is not None:
+            events.extend(await self._resync_extra())
+        reply = await self.send({"Action": "CoreShowChannels"})
+        channels = reply if isinstance(reply, list) else []
+        events.extend(channels_to_resync([dict(m) for m in channels], datetime.now(UTC)))
+        log.info("AMI resync: %d 112 calls found", len(events))
+        for event in events:
+            await self._handle(event)

@@ -1,0 +1,180 @@
+"""A local Asterisk: render its configuration from callcenter.toml, start it, stop it.
+
+Asterisk may live in a chroot (a Debian sid root carrying Asterisk 22 on a Debian 12 host): then
+every file it touches (config, prompts, recordings) lives inside that root, and the controller reads
+them through the host path. `InstancePaths` keeps both views of each directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from ..config import Config, require_secrets
+
+log = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = PACKAGE_ROOT / "asterisk-conf"
+PROMPTS_DIR = PACKAGE_ROOT / "ivr-prompts"
+
+
+@dataclass(frozen=True)
+class InstancePaths:
+    host: Path  # the instance directory as the controller sees it
+
+    @property
+    def etc(self) -> Path:
+        return self.host / "etc"
+
+    @property
+    def recordings(self) -> Path:
+        return self.host / "recordings"
+
+    @property
+    def prompts(self) -> Path:
+        return self.host / "prompts"
+
+    @property
+    def cdr_csv(self) -> Path:
+        return self.host / "log" / "cdr-custom" / "Master.csv"
+
+    @property
+    def asterisk_conf(self) -> Path:
+        return self.etc / "asterisk.conf"
+
+
+def instance_paths(config: Config) -> InstancePaths:
+    return InstancePaths(config.asterisk.host_instance_dir())
+
+
+def prompts_source(config: Config) -> Path:
+    return Path(config.prompts_dir) if config.prompts_dir else PROMPTS_DIR
+
+
+def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
+    """Write Asterisk's configuration for this centre; copy prompts where Asterisk can read them."""
+    require_secrets(config)
+    paths = instance_paths(config)
+    etc = out_dir or paths.etc
+    seen = config.asterisk.seen_by_asterisk
+    for sub in ("lib", "spool", "run", "log/cdr-custom", "recordings"):
+        (paths.host / sub).mkdir(parents=True, exist_ok=True)
+    etc.mkdir(parents=True, exist_ok=True)
+    _copy_prompts(prompts_source(config), paths.prompts)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - Asterisk config, not HTML; values are validated in config.py
+    )
+    context = {
+        "source": config.source,
+        "instance": config.asterisk.instance,
+        "asterisk": config.asterisk,
+        "controller": config.controller,
+        "queue": config.queue,
+        "calltakers": config.calltakers,
+        "phones": [(p, "calltakers") for p in config.calltakers]
+        + [(p, "public") for p in config.test_callers],
+        # AMI may only be used from where the controller runs.
+        "ami_permit": f"{config.asterisk.agi_host}/255.255.255.255",
+        "dirs": {
+            "etc": seen(etc),
+            "lib": seen(paths.host / "lib"),
+            "spool": seen(paths.host / "spool"),
+            "run": seen(paths.host / "run"),
+            "log": seen(paths.host / "log"),
+        },
+        "prompts_dir": seen(paths.prompts),
+        "recordings_dir": seen(paths.recordings),
+    }
+    for template in sorted(TEMPLATES_DIR.glob("*.conf.j2")):
+        target = etc / template.name.removesuffix(".j2")
+        text = env.get_template(template.name).render(context)
+        target.write_text(text)
+        # Secrets live in manager.conf and pjsip.conf: readable by the owner only.
+        target.chmod(0o600)
+    return paths
+
+
+def _copy_prompts(source: Path, target: Path) -> None:
+    if not source.is_dir():
+        raise FileNotFoundError(f"prompts directory {source} does not exist")
+    for wav in source.rglob("*.wav"):
+        dest = target / wav.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists() or dest.stat().st_mtime < wav.stat().st_mtime:
+            shutil.copy2(wav, dest)
+
+
+class LocalAsterisk:
+    """Runs Asterisk in the foreground (-f) as a child process, chrooted when root is not /."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.paths = instance_paths(config)
+        self.process: asyncio.subprocess.Process | None = None
+
+    def _asterisk(self, *args: str) -> list[str]:
+        conf = self.config.asterisk.seen_by_asterisk(self.paths.asterisk_conf)
+        command = ["asterisk", "-C", conf, *args]
+        root = self.config.asterisk.root
+        if Path(root).resolve() != Path("/"):
+            return ["chroot", root, *command]
+        return command
+
+    def command(self) -> list[str]:
+        return self._asterisk("-f", "-U", "root")
+
+    async def cli(self, command: str, timeout: float = 30.0) -> str:
+        """Run one Asterisk CLI command on the running instance (through its control socket)."""
+        proc = await asyncio.create_subprocess_exec(
+            *self._asterisk("-rx", command), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        return out.decode(errors="replace")
+
+    async def wait_booted(self, timeout: float = 30.0) -> None:
+        """Return once Asterisk has loaded its modules; raise if it died or took too long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self.process is not None and self.process.returncode is not None:
+                raise RuntimeError(f"Asterisk exited with {self.process.returncode}; "
+                                   f"see {self.paths.host / 'log' / 'console.log'}")
+            if (self.paths.host / "run" / "asterisk.ctl").exists():
+                if "fully booted" in (await self.cli("core waitfullybooted")).lower():
+                    return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"Asterisk not booted after {timeout:.0f} s")
+
+    async def start(self) -> None:
+        render_config(self.config)
+        # A stale control socket from a killed instance would make the new one refuse to start.
+        (self.paths.host / "run" / "asterisk.ctl").unlink(missing_ok=True)
+        log_path = self.paths.host / "log" / "console.log"
+        with log_path.open("ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command(), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+                start_new_session=True,  # Ctrl-C reaches the controller, which stops Asterisk in order
+            )
+        await self.wait_booted()
+        log.info("Asterisk running (pid %d), log in %s", self.process.pid, log_path)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            log.warning("Asterisk did not stop in %.0f s, killing it", timeout)
+            self.process.kill()
+            await self.process.wait()
+        log.info("Asterisk stopped")

@@ -1,0 +1,57 @@
+"""Caller IDs are untrusted: whatever the network sends must become safe text without losing it."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+MAX_NUMBER = 64
+MAX_NAME = 128
+MAX_RAW = 2048
+
+
+@dataclass(frozen=True)
+class CallerId:
+    number: str
+    name: str
+    # What arrived, escaped and bounded, when it had to be changed to be stored; None when clean.
+    raw: str | None = None
+
+
+def _as_text(value: str | bytes) -> tuple[str, bool]:
+    """Decode to text; invalid UTF-8 bytes stay visible as \\xNN. Returns (text, had_invalid_bytes)."""
+    data = value if isinstance(value, bytes) else value.encode("utf-8", errors="surrogateescape")
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="backslashreplace"), True
+
+
+def _clean(text: str, limit: int) -> str:
+    # Control and format characters (newlines, NUL, bidi overrides) would corrupt logs and screens.
+    kept = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    return kept.strip()[:limit]
+
+
+def sanitise(number: str | bytes | None, name: str | bytes | None) -> CallerId:
+    """Turn a caller number and name from the network into safe, bounded text.
+
+    Asterisk reports a missing value as "unknown" or empty; both become "". Whenever cleaning changed
+    anything, the original is kept escaped in `raw`, so nothing the network sent is lost.
+    """
+    number_text, bad_number = _as_text(number or "")
+    name_text, bad_name = _as_text(name or "")
+    if number_text.strip().lower() == "unknown":
+        number_text = ""
+    if name_text.strip().lower() == "unknown":
+        name_text = ""
+    clean_number = _clean(number_text, MAX_NUMBER)
+    clean_name = _clean(name_text, MAX_NAME)
+    changed = (
+        bad_number
+        or bad_name
+        or clean_number != number_text.strip()
+        or clean_name != name_text.strip()
+    )
+    raw = f"number={number_text!r} name={name_text!r}"[:MAX_RAW] if changed else None
+    return CallerId(number=clean_number, name=clean_name, raw=raw)

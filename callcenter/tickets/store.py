@@ -1,0 +1,268 @@
+"""All database access. Telephony events come in as domain events; tickets and their history go out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import selectinload
+
+from ..live.bus import Bus
+from ..live.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallQueued,
+    CallRef,
+    CallSeen,
+    TicketChanged,
+)
+from . import rules
+from .caller_id import sanitise
+from .models import Call, Session, Ticket, TicketEvent, User, now
+
+log = logging.getLogger(__name__)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        # WAL lets the web API read while the controller writes; busy_timeout rides out the
+        # short write locks of concurrent calls instead of failing a ticket write.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TicketStore:
+    def __init__(self, engine: AsyncEngine, bus: Bus | None = None):
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._bus = bus
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # ---- calls and tickets --------------------------------------------------------------
+
+    async def open_ticket(
+        self, call: CallRef, *, source: str, at: datetime | None = None
+    ) -> Ticket:
+        """The ticket of this call, opening it if this is the first we hear of the call.
+
+        Idempotent on the call's unique id, so the IVR, an AMI event and a CDR line may race.
+        """
+        async with self._sessions() as db:
+            ticket = await self._ticket_of_call(db, call.unique_id)
+            if ticket is not None:
+                return ticket
+            caller = sanitise(call.caller_number, call.caller_name)
+            arrived = at or now()
+            ticket = Ticket(
+                caller_number=caller.number,
+                caller_name=caller.name,
+                status=rules.Status.NEW,
+                source=source,
+                arrived_at=arrived,
+                flags=[],
+            )
+            db.add(ticket)
+            db.add(Call(
+                unique_id=call.unique_id[:64],
+                linked_id=call.linked_id[:64] or None,
+                channel=call.channel[:256] or None,
+                ticket=ticket,
+                caller_number=caller.number,
+                started_at=arrived,
+            ))
+            db.add(TicketEvent(ticket=ticket, at=arrived, actor=source, kind="opened",
+                               data={"unique_id": call.unique_id, "channel": call.channel}))
+            if caller.raw is not None:
+                db.add(TicketEvent(ticket=ticket, at=arrived, actor="system",
+                                   kind="caller-id-cleaned", data={"received": caller.raw}))
+            try:
+                await db.commit()
+            except IntegrityError:
+                await db.rollback()
+                existing = await self._ticket_of_call(db, call.unique_id)
+                if existing is None:
+                    raise
+                return existing
+            log.info("call %s: ticket %d opened (%s)", call.unique_id, ticket.id, source)
+            self._publish(ticket, "opened")
+            return ticket
+
+    async def ivr_done(self, unique_id: str, variables: dict[str, str]) -> None:
+        async with self._sessions() as db:
+            ticket = await self._ticket_of_call(db, unique_id)
+            if ticket is None:
+                return
+            ticket.ivr_done_at = now()
+            db.add(TicketEvent(ticket_id=ticket.id, actor="ivr", kind="ivr-done", data=variables))
+            await db.commit()
+            self._publish(ticket, "ivr-done")
+
+    async def apply(self, call_event: CallEvent) -> None:
+        """Record what Asterisk told us about a call, opening its ticket if the IVR could not."""
+        match call_event:
+            case CallQueued(call=call, at=at):
+                await self._step(call, at, "queued", rules.after_queued, {"queue": call_event.queue,
+                                 "position": call_event.position}, stamp="queued_at")
+            case CallAnswered(call=call, at=at):
+                await self._step(call, at, "answered", rules.after_answered,
+                                 {"queue": call_event.queue, "calltaker": call_event.calltaker},
+                                 stamp="answered_at")
+            case CallAbandoned(call=call, at=at):
+                await self._step(call, at, "abandoned", rules.after_hangup,
+                                 {"queue": call_event.queue})
+            case CallEnded(call=call, at=at):
+                await self._step(call, at, "ended", rules.after_hangup, {"cause": call_event.cause},
+                                 stamp="ended_at", started_at=call_event.started_at)
+            case CallSeen(call=call, at=at):
+                await self.open_ticket(call, source="reconciled", at=call_event.started_at)
+                if call_event.in_queue:
+                    await self._step(call, at, "queued", rules.after_queued, {"resync": True},
+                                     stamp="queued_at")
+
+    async def _step(
+        self,
+        call: CallRef,
+        at: datetime,
+        kind: str,
+        rule: Any,
+        data: dict[str, Any],
+        *,
+        stamp: str | None = None,
+        started_at: datetime | None = None,
+    ) -> None:
+        ticket = await self.open_ticket(call, source="reconciled", at=started_at)
+        async with self._sessions() as db:
+            ticket = await db.get_one(Ticket, ticket.id)
+            call_row = (await db.scalars(select(Call).where(Call.unique_id == call.unique_id))).one()
+            if kind == "ended":
+                if call_row.ended_at is not None:
+                    return  # the same hangup seen twice (AMI and CDR)
+                call_row.ended_at = at
+                call_row.hangup_cause = data.get("cause") or None
+            if kind == "answered":
+                call_row.answered_at = call_row.answered_at or at
+            new_status = rule(rules.Status(ticket.status))
+            if new_status is None and kind != "ended":
+                return  # stale or repeated event: nothing moves backwards
+            if new_status is not None:
+                ticket.status = new_status
+            if stamp and getattr(ticket, stamp) is None:
+                setattr(ticket, stamp, at)
+            db.add(TicketEvent(ticket_id=ticket.id, at=at, actor="asterisk", kind=kind,
+                               data={**data, "unique_id": call.unique_id}))
+            await db.commit()
+            self._publish(ticket, kind)
+
+    async def set_recording(self, unique_id: str, path: str) -> None:
+        async with self._sessions() as db:
+            call_row = await db.scalar(select(Call).where(Call.unique_id == unique_id))
+            if call_row is None:
+                return
+            call_row.recording_path = path
+            ticket = await db.get_one(Ticket, call_row.ticket_id)
+            ticket.recording_path = ticket.recording_path or path
+            await db.commit()
+
+    async def known_call_ids(self, unique_ids: Sequence[str]) -> set[str]:
+        async with self._sessions() as db:
+            rows = await db.scalars(select(Call.unique_id).where(Call.unique_id.in_(unique_ids)))
+            return set(rows)
+
+    async def list_tickets(
+        self, *, agency: str | None = None, status: str | None = None,
+        caller_number: str | None = None, limit: int = 100, before_id: int | None = None,
+    ) -> list[Ticket]:
+        """Newest first. `agency` restricts to one agency's tickets (for agency users)."""
+        query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+        if agency is not None:
+            query = query.where(Ticket.agency == agency)
+        if status is not None:
+            query = query.where(Ticket.status == status)
+        if caller_number is not None:
+            query = query.where(Ticket.caller_number == caller_number)
+        if before_id is not None:
+            query = query.where(Ticket.id < before_id)
+        async with self._sessions() as db:
+            return list(await db.scalars(query))
+
+    async def get_ticket(self, ticket_id: int) -> Ticket | None:
+        async with self._sessions() as db:
+            return await db.get(
+                Ticket, ticket_id, options=[selectinload(Ticket.events), selectinload(Ticket.calls)]
+            )
+
+    async def _ticket_of_call(self, db: AsyncSession, unique_id: str) -> Ticket | None:
+        return await db.scalar(
+            select(Ticket).join(Call).where(Call.unique_id == unique_id[:64])
+        )
+
+    def _publish(self, ticket: Ticket, kind: str) -> None:
+        if self._bus is not None:
+            self._bus.publish(TicketChanged(ticket_id=ticket.id, kind=kind, status=ticket.status))
+
+    # ---- users and sessions -------------------------------------------------------------
+
+    async def add_user(self, username: str, password_hash: str, role: str,
+                       agency: str | None = None) -> User:
+        async with self._sessions() as db:
+            user = User(username=username, password_hash=password_hash, role=role, agency=agency)
+            db.add(user)
+            await db.commit()
+            return user
+
+    async def set_password(self, username: str, password_hash: str) -> bool:
+        async with self._sessions() as db:
+            user = await db.scalar(select(User).where(User.username == username))
+            if user is None:
+                return False
+            user.password_hash = password_hash
+            await db.commit()
+            return True
+
+    async def user_by_name(self, username: str) -> User | None:
+        async with self._sessions() as db:
+            return await db.scalar(select(User).where(User.username == username))
+
+    async def start_session(self, user: User, token: str, lifetime: timedelta) -> None:
+        async with self._sessions() as db:
+            started = now()
+            db.add(Session(token_hash=token_hash(token), user_id=user.id, created_at=started,
+                           expires_at=started + lifetime))
+            await db.commit()
+
+    async def user_of_session(self, token: str) -> User | None:
+        async with self._sessions() as db:
+            session = await db.get(Session, token_hash(token), options=[selectinload(Session.user)])
+            if session is None or session.expires_at <= now():
+                return None
+            return session.user
+
+    async def end_session(self, token: str) -> None:
+        async with self._sessions() as db:
+            session = await db.get(Session, token_hash(token))
+            if session is not None:
+                await db.delete(session)
+                await db.commit()

@@ -1,0 +1,107 @@
+"""Who may do what. Every API route and page names the roles it admits; there is no anonymous access
+to caller data. Passwords are scrypt-hashed (stdlib, no extra dependency)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from enum import StrEnum
+
+from aiohttp import web
+
+from ..tickets.models import User
+from ..tickets.store import TicketStore
+
+
+class Role(StrEnum):
+    CALLTAKER = "call-taker"
+    SUPERVISOR = "supervisor"
+    AGENCY = "agency"
+    ADMIN = "admin"
+
+
+SESSION_COOKIE = "ngalam112_session"
+SESSION_LIFETIME = timedelta(hours=12)  # one shift
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+STORE_KEY = web.AppKey("store", TicketStore)
+USER_KEY = "user"  # request-scoped
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt_b64, digest_b64 = stored.split("$")
+        salt, digest = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return hmac.compare_digest(candidate, digest)
+
+
+# Spent on unknown usernames too, so timing does not tell which usernames exist.
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def _token_of(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def current_user(request: web.Request) -> User | None:
+    token = _token_of(request)
+    if not token or len(token) > 200:
+        return None
+    return await request.app[STORE_KEY].user_of_session(token)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def requires(*roles: Role) -> Callable[[Handler], Handler]:
+    """Admit only logged-in users with one of `roles`; 401 without a login, 403 with the wrong role."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            user = await current_user(request)
+            if user is None:
+                raise web.HTTPUnauthorized(
+                    text='{"error": "login required"}', content_type="application/json",
+                    headers={"WWW-Authenticate": 'Bearer realm="ngalam112"'},
+                )
+            if user.role not in roles:
+                raise web.HTTPForbidden(text='{"error": "not allowed for your role"}',
+                                        content_type="application/json")
+            request[USER_KEY] = user
+            return await handler(request)
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    return wrap
+
+
+async def login(store: TicketStore, username: str, password: str) -> tuple[User, str] | None:
+    user = await store.user_by_name(username)
+    if user is None:
+        check_password(password, _DUMMY_HASH)
+        return None
+    if not check_password(password, user.password_hash):
+        return None
+    token = secrets.token_urlsafe(32)
+    await store.start_session(user, token, SESSION_LIFETIME)
+    return user, token

@@ -1,0 +1,262 @@
+"""Builders for integration tests: a real Asterisk, the real controller process, real SIP phones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
+
+from callcenter import config as config_mod
+from callcenter.config import Config
+from callcenter.telephony.asterisk import LocalAsterisk
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free for both TCP and UDP on loopback right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port: int = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET, other) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def asterisk_root() -> str:
+    root = os.environ.get("NGALAM_ASTERISK_ROOT")
+    if root:
+        return root
+    out = subprocess.run(["bash", str(REPO / "scripts/asterisk-root.sh")], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class TestCentre:
+    """Everything a test needs to know about the centre the fixtures started."""
+
+    config_path: Path
+    config: Config
+    admin_password: str
+    asterisk: LocalAsterisk
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.controller.http_port}"
+
+
+def write_test_config(directory: Path) -> Path:
+    rtp = 20000 + (os.getpid() % 200) * 100
+    text = f"""
+[asterisk]
+root = "{asterisk_root()}"
+instance = "test-{os.getpid()}"
+ami_port = {free_port()}
+sip_port = {free_port()}
+rtp_start = {rtp}
+rtp_end = {rtp + 99}
+ami_secret = "{secrets.token_urlsafe(16)}"
+
+[controller]
+agi_port = {free_port()}
+http_port = {free_port()}
+ami_reconnect_min = 0.2
+ami_reconnect_max = 2.0
+
+[database]
+url = "sqlite+aiosqlite:///{directory / 'tickets.db'}"
+
+[[calltakers]]
+extension = "2001"
+name = "Petugas Uji"
+secret = "{secrets.token_urlsafe(16)}"
+
+[[test_callers]]
+extension = "9001"
+name = "Penelepon Uji"
+secret = "{secrets.token_urlsafe(16)}"
+dtmf_mode = "inband"
+
+[[test_callers]]
+extension = "9002"
+name = "Penelepon Dua"
+secret = "{secrets.token_urlsafe(16)}"
+"""
+    path = directory / "callcenter.toml"
+    path.write_text(text)
+    return path
+
+
+def cli(config_path: Path, *args: str, stdin: str = "") -> str:
+    out = subprocess.run([sys.executable, "-m", "callcenter", "-c", str(config_path), *args],
+                         input=stdin, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"callcenter {' '.join(args)} failed: {out.stderr}")
+    return out.stdout
+
+
+class Controller:
+    """The real controller (`callcenter run`) as a child process the test may stop and restart."""
+
+    def __init__(self, centre: TestCentre, log_path: Path):
+        self.centre = centre
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "callcenter", "-c", str(self.centre.config_path), "run"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"controller exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.centre.base_url + "/healthz", timeout=1) as r:
+                    if json.load(r)["status"] == "ok":
+                        return
+            except (OSError, urllib.error.HTTPError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("controller did not become healthy in 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=20)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+class Api:
+    """The web API as a logged-in user sees it."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.base_url = base_url
+        self.token = token
+
+    @classmethod
+    def login(cls, base_url: str, username: str, password: str) -> Api:
+        status, body = cls(base_url, None).request(
+            "POST", "/api/login", {"username": username, "password": password})
+        assert status == 200, body
+        return cls(base_url, body["token"])
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw)
+            except ValueError:
+                return e.code, raw.decode(errors="replace")
+
+    def tickets(self, **query: str) -> list[dict[str, Any]]:
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        status, body = self.request("GET", "/api/tickets" + (f"?{qs}" if qs else ""))
+        assert status == 200, body
+        tickets: list[dict[str, Any]] = body["tickets"]
+        return tickets
+
+    def wait_for_ticket(self, match: Any, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for t in self.tickets(limit="500"):
+                status, detail = self.request("GET", f"/api/tickets/{t['id']}")
+                if status == 200 and match(detail):
+                    return detail
+            time.sleep(0.3)
+        raise AssertionError("no matching ticket appeared")
+
+
+class SipPhone:
+    """A real SIP phone (pyVoIP) registered with the test Asterisk."""
+
+    def __init__(self, centre: TestCentre, extension: str, secret: str):
+        port = free_port(socket.SOCK_DGRAM)
+        rtp_low = free_port(socket.SOCK_DGRAM)
+        self.phone = VoIPPhone("127.0.0.1", centre.config.asterisk.sip_port, extension, secret,
+                               myIP="127.0.0.1", sipPort=port, rtpPortLow=rtp_low,
+                               rtpPortHigh=rtp_low + 20)
+
+    def register(self) -> None:
+        self.phone.start()
+        deadline = time.monotonic() + 10
+        while self.phone.get_status() != PhoneStatus.REGISTERED:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"phone did not register: {self.phone.get_status()}")
+            time.sleep(0.05)
+
+    def dial(self, number: str) -> VoIPCall:
+        call = self.phone.call(number)
+        deadline = time.monotonic() + 10
+        while call.state != CallState.ANSWERED:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"call not answered: {call.state}")
+            time.sleep(0.02)
+        return call
+
+    def stop(self) -> None:
+        self.phone.stop()
+
+
+def listen(call: VoIPCall, seconds: float) -> bytes:
+    audio = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        audio += call.read_audio(160, blocking=True)
+    return audio
+
+
+async def ami_action(config: Config, action: dict[str, str]) -> Any:
+    """Send one action on a fresh AMI session of the test's own (not the controller's)."""
+    from panoramisk import Manager
+
+    manager = Manager(host="127.0.0.1", port=config.asterisk.ami_port,
+                      username=config.asterisk.ami_user, secret=config.asterisk.ami_secret,
+                      loop=asyncio.get_running_loop(), events="off")
+    await manager.connect()
+    try:
+        for _ in range(50):
+            if manager.authenticated:
+                break
+            await asyncio.sleep(0.05)
+        return await manager.send_action(action)
+    finally:
+        manager.close()
+
+
+def load_config(path: Path) -> Config:
+    return config_mod.load(path)

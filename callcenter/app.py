@@ -101,8 +101,7 @@ class Centre:
         await self.engine.dispose()
 
 
-async def run(config: Config, *, local_asterisk: bool = False,
-              ready: Any = None) -> None:
+async def run(config: Config, *, local_asterisk: bool = False, ready: Any = None) -> None:
     """Run until SIGINT/SIGTERM, then stop everything cleanly."""
     centre = Centre(config, local_asterisk=local_asterisk)
     stop = asyncio.Event()

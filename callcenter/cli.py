@@ -50,13 +50,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _welcome(config: Config) -> str:
     a, c = config.asterisk, config.controller
-    lines = ["", "Ngalam 112 is running.",
-             f"  Web and API:  http://{c.http_bind}:{c.http_port}/  (health: /healthz)"]
+    lines = [
+        "",
+        "Ngalam 112 is running.",
+        f"  Web and API:  http://{c.http_bind}:{c.http_port}/  (health: /healthz)",
+    ]
     lines.append(f"  SIP server:   {a.bind}:{a.sip_port} (UDP), codecs u-law/a-law")
     for phone in config.test_callers:
         lines.append(f"  Test caller:  user {phone.extension}  password {phone.secret}  → dial 112")
     for phone in config.calltakers:
-        lines.append(f"  Call-taker:   user {phone.extension}  password {phone.secret}  ({phone.name})")
+        lines.append(
+            f"  Call-taker:   user {phone.extension}  password {phone.secret}  ({phone.name})"
+        )
     lines.append("  Ctrl-C stops Asterisk and the controller.")
     return "\n".join(lines)
 
@@ -183,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the controller (AMI, FastAGI, web)")
-    p.add_argument("--local-asterisk", action="store_true",
-                   help="also render config and run Asterisk as a child process (development)")
+    p.add_argument(
+        "--local-asterisk",
+        action="store_true",
+        help="also render config and run Asterisk as a child process (development)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("render-config", help="write Asterisk's configuration from callcenter.toml")

@@ -128,7 +128,9 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
         except FileNotFoundError:
             raise ConfigError(source, "-", "file not found") from None
         except UnicodeDecodeError as e:
-            raise ConfigError(source, "-", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+            raise ConfigError(
+                source, "-", f"not UTF-8 text ({e.reason} at byte {e.start})"
+            ) from None
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
@@ -214,7 +216,7 @@ def _phones(values: Any, section: str, source: str) -> list[Phone]:
             raise ConfigError(source, f"{key}.extension", "112 is the emergency number itself")
         if phone.dtmf_mode not in ("rfc4733", "inband", "info", "auto"):
             raise ConfigError(source, f"{key}.dtmf_mode", "must be rfc4733, inband, info or auto")
-        if any(c in phone.name for c in "\r\n\"<>;"):
+        if any(c in phone.name for c in '\r\n"<>;'):
             raise ConfigError(source, f"{key}.name", "must not contain quotes, <, >, ; or newlines")
         phones.append(phone)
     return phones
@@ -248,15 +250,24 @@ def normalise_database_url(url: str) -> str:
 def _validate(config: Config) -> None:
     src = config.source
     a, c = config.asterisk, config.controller
-    for key, value in (("asterisk.bind", a.bind), ("asterisk.agi_host", a.agi_host),
-                       ("controller.agi_bind", c.agi_bind), ("controller.http_bind", c.http_bind)):
+    for key, value in (
+        ("asterisk.bind", a.bind),
+        ("asterisk.agi_host", a.agi_host),
+        ("controller.agi_bind", c.agi_bind),
+        ("controller.http_bind", c.http_bind),
+    ):
         try:
             ipaddress.ip_address(value)
         except ValueError:
             raise ConfigError(src, key, f"must be an IP address, got {value!r}") from None
-    for key, port in (("asterisk.ami_port", a.ami_port), ("asterisk.sip_port", a.sip_port),
-                      ("controller.agi_port", c.agi_port), ("controller.http_port", c.http_port),
-                      ("asterisk.rtp_start", a.rtp_start), ("asterisk.rtp_end", a.rtp_end)):
+    for key, port in (
+        ("asterisk.ami_port", a.ami_port),
+        ("asterisk.sip_port", a.sip_port),
+        ("controller.agi_port", c.agi_port),
+        ("controller.http_port", c.http_port),
+        ("asterisk.rtp_start", a.rtp_start),
+        ("asterisk.rtp_end", a.rtp_end),
+    ):
         if not 1 <= port <= 65535:
             raise ConfigError(src, key, f"must be a port number 1-65535, got {port}")
     if a.rtp_end - a.rtp_start < 10:
@@ -270,11 +281,15 @@ def _validate(config: Config) -> None:
     if not c.ami_reconnect_min > 0 or c.ami_reconnect_max < c.ami_reconnect_min:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
     seen: dict[str, str] = {}
-    for section, phones in (("calltakers", config.calltakers), ("test_callers", config.test_callers)):
+    for section, phones in (
+        ("calltakers", config.calltakers),
+        ("test_callers", config.test_callers),
+    ):
         for phone in phones:
             if phone.extension in seen:
                 raise ConfigError(
-                    src, f"{section} extension {phone.extension}",
+                    src,
+                    f"{section} extension {phone.extension}",
                     f"duplicate: already used in {seen[phone.extension]}",
                 )
             seen[phone.extension] = section

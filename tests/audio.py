@@ -34,8 +34,9 @@ def _corr(a: list[float], b: list[float]) -> float:
     return cov / (va * vb) if va and vb else 0.0
 
 
-def best_match(heard: list[float], prompt: list[float], window: int = 100,
-               max_offset: int = 75) -> float:
+def best_match(
+    heard: list[float], prompt: list[float], window: int = 100, max_offset: int = 75
+) -> float:
     """How well the first 2 s heard follow the prompt's loudness contour, at the best alignment.
 
     The phone starts listening a little after the prompt started (up to 1.5 s), and pyVoIP's jitter

@@ -46,8 +46,9 @@ def asterisk_root() -> str:
     root = os.environ.get("NGALAM_ASTERISK_ROOT")
     if root:
         return root
-    out = subprocess.run(["bash", str(REPO / "scripts/asterisk-root.sh")], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts/asterisk-root.sh")], check=True, capture_output=True, text=True
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -84,7 +85,7 @@ ami_reconnect_min = 0.2
 ami_reconnect_max = 2.0
 
 [database]
-url = "sqlite+aiosqlite:///{directory / 'tickets.db'}"
+url = "sqlite+aiosqlite:///{directory / "tickets.db"}"
 
 [[calltakers]]
 extension = "2001"
@@ -108,8 +109,13 @@ secret = "{secrets.token_urlsafe(16)}"
 
 
 def cli(config_path: Path, *args: str, stdin: str = "") -> str:
-    out = subprocess.run([sys.executable, "-m", "callcenter", "-c", str(config_path), *args],
-                         input=stdin, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "callcenter", "-c", str(config_path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"callcenter {' '.join(args)} failed: {out.stderr}")
     return out.stdout
@@ -127,7 +133,9 @@ class Controller:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "callcenter", "-c", str(self.centre.config_path), "run"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -163,7 +171,8 @@ class Api:
     @classmethod
     def login(cls, base_url: str, username: str, password: str) -> Api:
         status, body = cls(base_url, None).request(
-            "POST", "/api/login", {"username": username, "password": password})
+            "POST", "/api/login", {"username": username, "password": password}
+        )
         assert status == 200, body
         return cls(base_url, body["token"])
 
@@ -207,9 +216,16 @@ class SipPhone:
     def __init__(self, centre: TestCentre, extension: str, secret: str):
         port = free_port(socket.SOCK_DGRAM)
         rtp_low = free_port(socket.SOCK_DGRAM)
-        self.phone = VoIPPhone("127.0.0.1", centre.config.asterisk.sip_port, extension, secret,
-                               myIP="127.0.0.1", sipPort=port, rtpPortLow=rtp_low,
-                               rtpPortHigh=rtp_low + 20)
+        self.phone = VoIPPhone(
+            "127.0.0.1",
+            centre.config.asterisk.sip_port,
+            extension,
+            secret,
+            myIP="127.0.0.1",
+            sipPort=port,
+            rtpPortLow=rtp_low,
+            rtpPortHigh=rtp_low + 20,
+        )
 
     def register(self) -> None:
         self.phone.start()
@@ -244,9 +260,14 @@ async def ami_action(config: Config, action: dict[str, str]) -> Any:
     """Send one action on a fresh AMI session of the test's own (not the controller's)."""
     from panoramisk import Manager
 
-    manager = Manager(host="127.0.0.1", port=config.asterisk.ami_port,
-                      username=config.asterisk.ami_user, secret=config.asterisk.ami_secret,
-                      loop=asyncio.get_running_loop(), events="off")
+    manager = Manager(
+        host="127.0.0.1",
+        port=config.asterisk.ami_port,
+        username=config.asterisk.ami_user,
+        secret=config.asterisk.ami_secret,
+        loop=asyncio.get_running_loop(),
+        events="off",
+    )
     await manager.connect()
     try:
         for _ in range(50):
@@ -256,6 +277,25 @@ async def ami_action(config: Config, action: dict[str, str]) -> Any:
         return await manager.send_action(action)
     finally:
         manager.close()
+
+
+def place_local_112_call(config: Config, caller_id: str, seconds: int) -> None:
+    """Asterisk itself calls 112 (a Local channel that waits `seconds`, then hangs up)."""
+    reply = asyncio.run(
+        ami_action(
+            config,
+            {
+                "Action": "Originate",
+                "Channel": "Local/112@public",
+                "Application": "Wait",
+                "Data": str(seconds),
+                "CallerID": caller_id,
+                "Async": "false",
+                "Timeout": "10000",
+            },
+        )
+    )
+    assert reply.success, reply
 
 
 def load_config(path: Path) -> Config:

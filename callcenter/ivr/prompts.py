@@ -39,10 +39,14 @@ def build(lang_dir: Path, voice: str, only_missing: bool = False) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
             # Text goes as an argument after "--", never through a shell.
-            subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", raw.name, "--", text],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", "150", "-w", raw.name, "--", text],
+                check=True,
+                capture_output=True,
+            )
             audio = AudioSegment.from_wav(raw.name)
         audio.set_frame_rate(PROMPT_RATE).set_channels(1).set_sample_width(2).export(
-            target, format="wav")
+            target, format="wav"
+        )
         written.append(target)
     return written

@@ -14,7 +14,7 @@ from typing import Any
 
 from panoramisk.utils import parse_agi_result
 
-from ..ivr.channel import CallerHungUp
+from ..ivr.channel import CallerHungUp, Channel
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ HEADER_TIMEOUT = 10.0
 # A prompt may be long; a command that gets no answer for this long means Asterisk is gone.
 COMMAND_TIMEOUT = 300.0
 
-Route = Callable[["AgiChannel"], Awaitable[None]]
+Route = Callable[[Channel], Awaitable[None]]
 
 
 class AgiProtocolError(Exception):
@@ -72,8 +72,13 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
 class AgiChannel:
     """One call as the FastAGI connection sees it; implements ivr.channel.Channel."""
 
-    def __init__(self, headers: dict[str, str], reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, prompts_dir: str):
+    def __init__(
+        self,
+        headers: dict[str, str],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        prompts_dir: str,
+    ):
         self.headers = headers
         self._prompts_dir = prompts_dir
         self._reader = reader
@@ -82,8 +87,8 @@ class AgiChannel:
         self.unique_id = headers.get("agi_uniqueid", "")
         self.channel_name = headers.get("agi_channel", "")
         self.linked_id = headers.get("agi_linkedid", self.unique_id) or self.unique_id
-        self.caller_number = headers.get("agi_callerid", "")
-        self.caller_name = headers.get("agi_calleridname", "")
+        self.caller_number: str | bytes = headers.get("agi_callerid", "")
+        self.caller_name: str | bytes = headers.get("agi_calleridname", "")
 
     async def command(self, *words: str) -> dict[str, Any]:
         if self.hung_up:
@@ -102,7 +107,7 @@ class AgiChannel:
                 self.hung_up = True
                 continue
             try:
-                result = parse_agi_result(text)
+                result: dict[str, Any] = parse_agi_result(text)
             except ValueError:
                 raise AgiProtocolError(f"unreadable AGI reply {text[:80]!r}") from None
             if result.get("status_code") == 100:

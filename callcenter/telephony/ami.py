@@ -44,18 +44,32 @@ def _call(event: Ami) -> CallRef:
     )
 
 
+def is_caller_channel(channel: str) -> bool:
+    """False for the originating half (;1) of a Local channel: it reports the dialplan location
+    it called into (public/112) but is not a caller; the ;2 half is the one that runs the IVR."""
+    return not (channel.startswith("Local/") and channel.endswith(";1"))
+
+
 def _is_emergency_call(event: Ami) -> bool:
-    return event.get("Context") == PUBLIC_CONTEXT and event.get("Exten") == EMERGENCY_EXTEN
+    return (
+        event.get("Context") == PUBLIC_CONTEXT
+        and event.get("Exten") == EMERGENCY_EXTEN
+        and is_caller_channel(event.get("Channel", ""))
+    )
 
 
 def _queue_caller_join(event: Ami) -> CallEvent | None:
-    return CallQueued(_call(event), queue=event.get("Queue", ""),
-                      position=_int(event.get("Position")))
+    return CallQueued(
+        _call(event), queue=event.get("Queue", ""), position=_int(event.get("Position"))
+    )
 
 
 def _agent_connect(event: Ami) -> CallEvent | None:
-    return CallAnswered(_call(event), queue=event.get("Queue", ""),
-                        calltaker=event.get("Interface", event.get("MemberName", "")))
+    return CallAnswered(
+        _call(event),
+        queue=event.get("Queue", ""),
+        calltaker=event.get("Interface", event.get("MemberName", "")),
+    )
 
 
 def _queue_caller_abandon(event: Ami) -> CallEvent | None:
@@ -89,8 +103,11 @@ def channels_to_resync(channels: list[Ami], at: datetime) -> list[CallEvent]:
         if ch.get("Event") != "CoreShowChannel" or not _is_emergency_call(ch):
             continue
         started = at - _duration(ch.get("Duration", ""))
-        seen.append(CallSeen(_call(ch), in_queue=ch.get("Application") == "Queue",
-                             started_at=started, at=at))
+        seen.append(
+            CallSeen(
+                _call(ch), in_queue=ch.get("Application") == "Queue", started_at=started, at=at
+            )
+        )
     return seen
 
 
@@ -130,21 +147,33 @@ class _Manager(Manager):  # type: ignore[misc]
 
     backoff: Backoff
     attempts = 0
+    stopped = False
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            return None  # panoramisk schedules reconnects on the loop; after stop() they do nothing
         self.reconnect_timeout = self.backoff.take()
         self.attempts += 1
         if self.attempts > 1:
-            log.warning("AMI connect attempt %d to %s:%s (next retry in %.1f s)", self.attempts,
-                        self.config["host"], self.config["port"], self.reconnect_timeout)
+            log.warning(
+                "AMI connect attempt %d to %s:%s (next retry in %.1f s)",
+                self.attempts,
+                self.config["host"],
+                self.config["port"],
+                self.reconnect_timeout,
+            )
         return super().connect(*args, **kwargs)
 
 
 class AmiClient:
     """Keeps an AMI session to Asterisk and feeds domain events to `handle`, one at a time, in order."""
 
-    def __init__(self, config: Config, handle: Callable[[CallEvent], Awaitable[None]],
-                 resync_extra: Callable[[], Awaitable[list[CallEvent]]] | None = None):
+    def __init__(
+        self,
+        config: Config,
+        handle: Callable[[CallEvent], Awaitable[None]],
+        resync_extra: Callable[[], Awaitable[list[CallEvent]]] | None = None,
+    ):
         self._handle = handle
         self._resync_extra = resync_extra
         self._events: asyncio.Queue[CallEvent | str] = asyncio.Queue()
@@ -154,12 +183,17 @@ class AmiClient:
         a = config.asterisk
         self.manager = _Manager(
             host=a.bind if a.bind != "0.0.0.0" else "127.0.0.1",  # noqa: S104
-            port=a.ami_port, username=a.ami_user, secret=a.ami_secret,
-            ping_delay=5, ping_interval=5, on_login=self._on_login,
+            port=a.ami_port,
+            username=a.ami_user,
+            secret=a.ami_secret,
+            ping_delay=5,
+            ping_interval=5,
+            on_login=self._on_login,
             on_disconnect=self._on_disconnect,
         )
-        self.manager.backoff = Backoff(config.controller.ami_reconnect_min,
-                                       config.controller.ami_reconnect_max)
+        self.manager.backoff = Backoff(
+            config.controller.ami_reconnect_min, config.controller.ami_reconnect_max
+        )
         for name in EVENTS:
             self.manager.register_event(name, self._on_event)
 
@@ -169,9 +203,8 @@ class AmiClient:
         self.manager.connect()
 
     async def stop(self) -> None:
+        self.manager.stopped = True
         self.manager.close()
-        # Stop reconnecting: panoramisk schedules connect() on the loop after a lost connection.
-        self.manager.connect = lambda *a, **k: None
         if self._consumer is not None:
             self._consumer.cancel()
 

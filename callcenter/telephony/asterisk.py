@@ -8,8 +8,10 @@ them through the host path. `InstancePaths` keeps both views of each directory.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +115,12 @@ def _copy_prompts(source: Path, target: Path) -> None:
             shutil.copy2(wav, dest)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: a dev/test Asterisk must not outlive the process that started it."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class LocalAsterisk:
     """Runs Asterisk in the foreground (-f) as a child process, chrooted when root is not /."""
 
@@ -135,8 +143,11 @@ class LocalAsterisk:
     async def cli(self, command: str, timeout: float = 30.0) -> str:
         """Run one Asterisk CLI command on the running instance (through its control socket)."""
         proc = await asyncio.create_subprocess_exec(
-            *self._asterisk("-rx", command), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+            *self._asterisk("-rx", command),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
         return out.decode(errors="replace")
 
@@ -146,8 +157,10 @@ class LocalAsterisk:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             if self.process is not None and self.process.returncode is not None:
-                raise RuntimeError(f"Asterisk exited with {self.process.returncode}; "
-                                   f"see {self.paths.host / 'log' / 'console.log'}")
+                raise RuntimeError(
+                    f"Asterisk exited with {self.process.returncode}; "
+                    f"see {self.paths.host / 'log' / 'console.log'}"
+                )
             if (self.paths.host / "run" / "asterisk.ctl").exists():
                 if "fully booted" in (await self.cli("core waitfullybooted")).lower():
                     return
@@ -161,8 +174,12 @@ class LocalAsterisk:
         log_path = self.paths.host / "log" / "console.log"
         with log_path.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                *self.command(), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+                *self.command(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
                 start_new_session=True,  # Ctrl-C reaches the controller, which stops Asterisk in order
+                preexec_fn=_die_with_parent,
             )
         await self.wait_booted()
         log.info("Asterisk running (pid %d), log in %s", self.process.pid, log_path)

@@ -9,13 +9,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..live.events import CallEnded, CallEvent, CallRef
-from .ami import EMERGENCY_EXTEN, PUBLIC_CONTEXT
+from .ami import EMERGENCY_EXTEN, PUBLIC_CONTEXT, is_caller_channel
 
 log = logging.getLogger(__name__)
 
 # Columns as written by asterisk-conf/cdr_custom.conf.j2.
-COLUMNS = ("uniqueid", "linkedid", "channel", "src", "clid", "dcontext", "dst", "start", "end",
-           "disposition")
+COLUMNS = (
+    "uniqueid",
+    "linkedid",
+    "channel",
+    "src",
+    "clid",
+    "dcontext",
+    "dst",
+    "start",
+    "end",
+    "disposition",
+)
 
 
 def _epoch(text: str) -> datetime | None:
@@ -39,16 +49,27 @@ def parse_lines(lines: list[str]) -> list[CallEvent]:
             log.warning("CDR line %d: %d fields instead of %d, skipped", n, len(row), len(COLUMNS))
             continue
         rec = dict(zip(COLUMNS, row, strict=True))
-        if rec["dcontext"] != PUBLIC_CONTEXT or rec["dst"] != EMERGENCY_EXTEN or not rec["uniqueid"]:
+        if (
+            rec["dcontext"] != PUBLIC_CONTEXT
+            or rec["dst"] != EMERGENCY_EXTEN
+            or not rec["uniqueid"]
+            or not is_caller_channel(rec["channel"])
+        ):
             continue
         started, ended = _epoch(rec["start"]), _epoch(rec["end"])
         if ended is None:
             log.warning("CDR line %d: unreadable end time %r, skipped", n, rec["end"])
             continue
-        call = CallRef(unique_id=rec["uniqueid"], channel=rec["channel"], linked_id=rec["linkedid"],
-                       caller_number=rec["src"], caller_name=_name_from_clid(rec["clid"]))
-        events.append(CallEnded(call, cause=f"cdr:{rec['disposition']}", at=ended,
-                                started_at=started))
+        call = CallRef(
+            unique_id=rec["uniqueid"],
+            channel=rec["channel"],
+            linked_id=rec["linkedid"],
+            caller_number=rec["src"],
+            caller_name=_name_from_clid(rec["clid"]),
+        )
+        events.append(
+            CallEnded(call, cause=f"cdr:{rec['disposition']}", at=ended, started_at=started)
+        )
     return events
 
 

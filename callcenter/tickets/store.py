@@ -10,7 +10,12 @@ from typing import Any
 
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import selectinload
 
 from ..live.bus import Bus
@@ -85,19 +90,35 @@ class TicketStore:
                 flags=[],
             )
             db.add(ticket)
-            db.add(Call(
-                unique_id=call.unique_id[:64],
-                linked_id=call.linked_id[:64] or None,
-                channel=call.channel[:256] or None,
-                ticket=ticket,
-                caller_number=caller.number,
-                started_at=arrived,
-            ))
-            db.add(TicketEvent(ticket=ticket, at=arrived, actor=source, kind="opened",
-                               data={"unique_id": call.unique_id, "channel": call.channel}))
+            db.add(
+                Call(
+                    unique_id=call.unique_id[:64],
+                    linked_id=call.linked_id[:64] or None,
+                    channel=call.channel[:256] or None,
+                    ticket=ticket,
+                    caller_number=caller.number,
+                    started_at=arrived,
+                )
+            )
+            db.add(
+                TicketEvent(
+                    ticket=ticket,
+                    at=arrived,
+                    actor=source,
+                    kind="opened",
+                    data={"unique_id": call.unique_id, "channel": call.channel},
+                )
+            )
             if caller.raw is not None:
-                db.add(TicketEvent(ticket=ticket, at=arrived, actor="system",
-                                   kind="caller-id-cleaned", data={"received": caller.raw}))
+                db.add(
+                    TicketEvent(
+                        ticket=ticket,
+                        at=arrived,
+                        actor="system",
+                        kind="caller-id-cleaned",
+                        data={"received": caller.raw},
+                    )
+                )
             try:
                 await db.commit()
             except IntegrityError:
@@ -124,23 +145,43 @@ class TicketStore:
         """Record what Asterisk told us about a call, opening its ticket if the IVR could not."""
         match call_event:
             case CallQueued(call=call, at=at):
-                await self._step(call, at, "queued", rules.after_queued, {"queue": call_event.queue,
-                                 "position": call_event.position}, stamp="queued_at")
+                await self._step(
+                    call,
+                    at,
+                    "queued",
+                    rules.after_queued,
+                    {"queue": call_event.queue, "position": call_event.position},
+                    stamp="queued_at",
+                )
             case CallAnswered(call=call, at=at):
-                await self._step(call, at, "answered", rules.after_answered,
-                                 {"queue": call_event.queue, "calltaker": call_event.calltaker},
-                                 stamp="answered_at")
+                await self._step(
+                    call,
+                    at,
+                    "answered",
+                    rules.after_answered,
+                    {"queue": call_event.queue, "calltaker": call_event.calltaker},
+                    stamp="answered_at",
+                )
             case CallAbandoned(call=call, at=at):
-                await self._step(call, at, "abandoned", rules.after_hangup,
-                                 {"queue": call_event.queue})
+                await self._step(
+                    call, at, "abandoned", rules.after_hangup, {"queue": call_event.queue}
+                )
             case CallEnded(call=call, at=at):
-                await self._step(call, at, "ended", rules.after_hangup, {"cause": call_event.cause},
-                                 stamp="ended_at", started_at=call_event.started_at)
+                await self._step(
+                    call,
+                    at,
+                    "ended",
+                    rules.after_hangup,
+                    {"cause": call_event.cause},
+                    stamp="ended_at",
+                    started_at=call_event.started_at,
+                )
             case CallSeen(call=call, at=at):
                 await self.open_ticket(call, source="reconciled", at=call_event.started_at)
                 if call_event.in_queue:
-                    await self._step(call, at, "queued", rules.after_queued, {"resync": True},
-                                     stamp="queued_at")
+                    await self._step(
+                        call, at, "queued", rules.after_queued, {"resync": True}, stamp="queued_at"
+                    )
 
     async def _step(
         self,
@@ -156,7 +197,9 @@ class TicketStore:
         ticket = await self.open_ticket(call, source="reconciled", at=started_at)
         async with self._sessions() as db:
             ticket = await db.get_one(Ticket, ticket.id)
-            call_row = (await db.scalars(select(Call).where(Call.unique_id == call.unique_id))).one()
+            call_row = (
+                await db.scalars(select(Call).where(Call.unique_id == call.unique_id))
+            ).one()
             if kind == "ended":
                 if call_row.ended_at is not None:
                     return  # the same hangup seen twice (AMI and CDR)
@@ -171,8 +214,15 @@ class TicketStore:
                 ticket.status = new_status
             if stamp and getattr(ticket, stamp) is None:
                 setattr(ticket, stamp, at)
-            db.add(TicketEvent(ticket_id=ticket.id, at=at, actor="asterisk", kind=kind,
-                               data={**data, "unique_id": call.unique_id}))
+            db.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    at=at,
+                    actor="asterisk",
+                    kind=kind,
+                    data={**data, "unique_id": call.unique_id},
+                )
+            )
             await db.commit()
             self._publish(ticket, kind)
 
@@ -192,8 +242,13 @@ class TicketStore:
             return set(rows)
 
     async def list_tickets(
-        self, *, agency: str | None = None, status: str | None = None,
-        caller_number: str | None = None, limit: int = 100, before_id: int | None = None,
+        self,
+        *,
+        agency: str | None = None,
+        status: str | None = None,
+        caller_number: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
     ) -> list[Ticket]:
         """Newest first. `agency` restricts to one agency's tickets (for agency users)."""
         query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
@@ -215,9 +270,7 @@ class TicketStore:
             )
 
     async def _ticket_of_call(self, db: AsyncSession, unique_id: str) -> Ticket | None:
-        return await db.scalar(
-            select(Ticket).join(Call).where(Call.unique_id == unique_id[:64])
-        )
+        return await db.scalar(select(Ticket).join(Call).where(Call.unique_id == unique_id[:64]))
 
     def _publish(self, ticket: Ticket, kind: str) -> None:
         if self._bus is not None:
@@ -225,8 +278,9 @@ class TicketStore:
 
     # ---- users and sessions -------------------------------------------------------------
 
-    async def add_user(self, username: str, password_hash: str, role: str,
-                       agency: str | None = None) -> User:
+    async def add_user(
+        self, username: str, password_hash: str, role: str, agency: str | None = None
+    ) -> User:
         async with self._sessions() as db:
             user = User(username=username, password_hash=password_hash, role=role, agency=agency)
             db.add(user)
@@ -249,8 +303,14 @@ class TicketStore:
     async def start_session(self, user: User, token: str, lifetime: timedelta) -> None:
         async with self._sessions() as db:
             started = now()
-            db.add(Session(token_hash=token_hash(token), user_id=user.id, created_at=started,
-                           expires_at=started + lifetime))
+            db.add(
+                Session(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    created_at=started,
+                    expires_at=started + lifetime,
+                )
+            )
             await db.commit()
 
     async def user_of_session(self, token: str) -> User | None:

@@ -51,9 +51,15 @@ def ticket_json(ticket: Ticket, *, detail: bool = False) -> dict[str, Any]:
         data["transcript"] = ticket.transcript
         data["transcript_partial"] = ticket.transcript_partial
         data["calls"] = [
-            {"unique_id": c.unique_id, "channel": c.channel, "started_at": _time(c.started_at),
-             "answered_at": _time(c.answered_at), "ended_at": _time(c.ended_at),
-             "hangup_cause": c.hangup_cause, "recording_path": c.recording_path}
+            {
+                "unique_id": c.unique_id,
+                "channel": c.channel,
+                "started_at": _time(c.started_at),
+                "answered_at": _time(c.answered_at),
+                "ended_at": _time(c.ended_at),
+                "hangup_cause": c.hangup_cause,
+                "recording_path": c.recording_path,
+            }
             for c in ticket.calls
         ]
         data["events"] = [_event_json(e) for e in ticket.events]
@@ -98,9 +104,14 @@ async def post_login(request: web.Request) -> web.Response:
         raise _error(web.HTTPUnauthorized, "wrong username or password")
     user, token = result
     response = web.json_response({"token": token, "username": user.username, "role": user.role})
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict",
-                        max_age=int(SESSION_LIFETIME.total_seconds()),
-                        secure=request.secure)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        secure=request.secure,
+    )
     return response
 
 
@@ -113,7 +124,9 @@ async def post_logout(request: web.Request) -> web.Response:
     return response
 
 
-def _query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+def _query_int(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
     text = request.query.get(name)
     if text is None:
         return default

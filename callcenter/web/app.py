@@ -11,15 +11,17 @@ from ..tickets.store import TicketStore
 from . import api
 from .auth import STORE_KEY
 
-HEALTH_KEY = web.AppKey("health", Callable[[], Awaitable[dict[str, Any]]])
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health")
 
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness and the state of each part; no caller data, so no login needed."""
     parts = await request.app[HEALTH_KEY]()
     ok = all(v == "ok" for v in parts.values())
-    return web.json_response({"status": "ok" if ok else "degraded", "parts": parts},
-                             status=200 if ok else 503)
+    return web.json_response(
+        {"status": "ok" if ok else "degraded", "parts": parts}, status=200 if ok else 503
+    )
 
 
 @web.middleware
@@ -32,9 +34,7 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
-def create_app(
-    store: TicketStore, health: Callable[[], Awaitable[dict[str, Any]]]
-) -> web.Application:
+def create_app(store: TicketStore, health: HealthCheck) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=api.MAX_BODY)
     app[STORE_KEY] = store
     app[HEALTH_KEY] = health

@@ -79,12 +79,14 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
             user = await current_user(request)
             if user is None:
                 raise web.HTTPUnauthorized(
-                    text='{"error": "login required"}', content_type="application/json",
+                    text='{"error": "login required"}',
+                    content_type="application/json",
                     headers={"WWW-Authenticate": 'Bearer realm="ngalam112"'},
                 )
             if user.role not in roles:
-                raise web.HTTPForbidden(text='{"error": "not allowed for your role"}',
-                                        content_type="application/json")
+                raise web.HTTPForbidden(
+                    text='{"error": "not allowed for your role"}', content_type="application/json"
+                )
             request[USER_KEY] = user
             return await handler(request)
 

@@ -19,10 +19,18 @@ async def asterisk(tmp_path_factory):
     local = LocalAsterisk(config)
     await local.start()
     admin_password = secrets.token_urlsafe(12)
-    cli(config_path, "create-user", "admin", "--role", "admin", "--password-stdin",
-        stdin=admin_password + "\n")
-    yield TestCentre(config_path=config_path, config=config, admin_password=admin_password,
-                     asterisk=local)
+    cli(
+        config_path,
+        "create-user",
+        "admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=admin_password + "\n",
+    )
+    yield TestCentre(
+        config_path=config_path, config=config, admin_password=admin_password, asterisk=local
+    )
     await local.stop()
 
 

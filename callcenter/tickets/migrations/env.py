@@ -6,7 +6,9 @@ from callcenter.tickets.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise SystemExit("run migrations with `callcenter init-db`, which passes the database connection")
+    raise SystemExit(
+        "run migrations with `callcenter init-db`, which passes the database connection"
+    )
 
 # SQLite cannot ALTER most things in place; batch mode copies the table instead.
 context.configure(

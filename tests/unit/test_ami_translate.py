@@ -1,0 +1,71 @@
+"""AMI transcripts (as Asterisk 22 sends them) become domain events."""
+
+from datetime import UTC, datetime, timedelta
+
+from callcenter.live.events import CallAbandoned, CallAnswered, CallEnded, CallQueued, CallSeen
+from callcenter.telephony.ami import Backoff, channels_to_resync, translate
+
+CALLER = {
+    "Channel": "PJSIP/9001-00000001",
+    "Uniqueid": "dev-1795338680.0",
+    "Linkedid": "dev-1795338680.0",
+    "CallerIDNum": "9001",
+    "CallerIDName": "Penelepon",
+    "Context": "public",
+    "Exten": "112",
+}
+
+
+def test_queue_events_become_call_events():
+    joined = translate(
+        {"Event": "QueueCallerJoin", **CALLER, "Queue": "calltakers", "Position": "2"}
+    )
+    assert isinstance(joined, CallQueued) and joined.position == 2
+    assert joined.call.unique_id == "dev-1795338680.0"
+    answered = translate(
+        {"Event": "AgentConnect", **CALLER, "Queue": "calltakers", "Interface": "PJSIP/2001"}
+    )
+    assert isinstance(answered, CallAnswered) and answered.calltaker == "PJSIP/2001"
+    abandoned = translate({"Event": "QueueCallerAbandon", **CALLER, "Queue": "calltakers"})
+    assert isinstance(abandoned, CallAbandoned)
+
+
+def test_only_the_callers_hangup_counts():
+    ended = translate({"Event": "Hangup", **CALLER, "Cause-txt": "Normal Clearing"})
+    assert isinstance(ended, CallEnded) and ended.cause == "Normal Clearing"
+    agent_leg = {**CALLER, "Channel": "PJSIP/2001-00000002", "Context": "calltakers", "Exten": "s"}
+    assert translate({"Event": "Hangup", **agent_leg}) is None
+    local_origin = {**CALLER, "Channel": "Local/112@public-00000000;1"}
+    assert translate({"Event": "Hangup", **local_origin}) is None
+    assert translate({"Event": "Newexten", **CALLER}) is None
+
+
+def test_resync_finds_live_112_calls_and_when_they_started():
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    events = channels_to_resync(
+        [
+            {"Event": "CoreShowChannel", **CALLER, "Application": "Queue", "Duration": "00:01:05"},
+            {
+                "Event": "CoreShowChannel",
+                **CALLER,
+                "Uniqueid": "x.2",
+                "Application": "AGI",
+                "Duration": "garbage",
+            },
+            {"Event": "CoreShowChannel", **CALLER, "Context": "calltakers"},
+            {"Event": "CoreShowChannelsComplete"},
+        ],
+        now,
+    )
+    assert len(events) == 2
+    first = events[0]
+    assert isinstance(first, CallSeen) and first.in_queue
+    assert first.started_at == now - timedelta(minutes=1, seconds=5)
+    assert isinstance(events[1], CallSeen) and not events[1].in_queue
+
+
+def test_reconnect_backoff_doubles_to_a_ceiling_and_resets():
+    b = Backoff(0.5, 3.0)
+    assert [b.take() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    b.reset()
+    assert b.take() == 0.5

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -235,11 +234,6 @@ class TicketStore:
             ticket = await db.get_one(Ticket, call_row.ticket_id)
             ticket.recording_path = ticket.recording_path or path
             await db.commit()
-
-    async def known_call_ids(self, unique_ids: Sequence[str]) -> set[str]:
-        async with self._sessions() as db:
-            rows = await db.scalars(select(Call.unique_id).where(Call.unique_id.in_(unique_ids)))
-            return set(rows)
 
     async def list_tickets(
         self,

@@ -9,8 +9,19 @@ import tempfile
 from pathlib import Path
 
 from pydub import AudioSegment
+from pydub.generators import Sine
 
 PROMPT_RATE = 8000
+
+# The prompts the flow plays (names in ivr-prompts/<lang>/prompts.txt, language prefix included).
+WELCOME = "id/welcome"
+MENU = "id/menu"
+INVALID = "id/invalid"
+DESCRIBE = "id/describe"
+SILENT_OFFER = "id/silent-offer"
+SILENT_CONFIRMED = "id/silent-confirmed"
+INFORMASI_STAY = "id/informasi-stay"
+CONNECTING_CALLTAKER = "id/connecting-calltaker"
 
 
 def read_catalogue(path: Path) -> dict[str, str]:
@@ -49,4 +60,12 @@ def build(lang_dir: Path, voice: str, only_missing: bool = False) -> list[Path]:
             target, format="wav"
         )
         written.append(target)
+    beep = lang_dir / "beep.wav"
+    if not (only_missing and beep.exists()):
+        # RECORD FILE plays "beep" in the channel's language: the tone before the caller speaks.
+        tone = Sine(1000).to_audio_segment(duration=300, volume=-8.0).fade_out(20)
+        tone.set_frame_rate(PROMPT_RATE).set_channels(1).set_sample_width(2).export(
+            beep, format="wav"
+        )
+        written.append(beep)
     return written

@@ -4,43 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from .config import Config, require_secrets
+from .config import Config, require_routing, require_secrets
 from .ivr.channel import Channel
-from .ivr.flow import ivr
+from .ivr.flow import Menu, ivr
 from .live.bus import Bus
 from .live.events import CallEnded, CallEvent
-from .telephony.agi import FastAgiServer
+from .routing import overflow
+from .routing.dispatch import Dispatcher
+from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
 from .telephony.cdr import CdrReader
+from .telephony.conference import AmiTelephony
 from .tickets.migrations import migrate
 from .tickets.store import TicketStore, create_engine
 from .web.app import create_app
 
 log = logging.getLogger(__name__)
 
-# Asterisk unique ids look like "1732261234.12", optionally prefixed by the system name.
-_UNIQUE_ID = re.compile(r"^[A-Za-z0-9_-]*[0-9]+\.[0-9]+$")
-
-
-def recording_path(recordings: Path, unique_id: str) -> Path | None:
-    """Where the dialplan's MixMonitor wrote this call; None for an id that is not Asterisk's."""
-    if not _UNIQUE_ID.match(unique_id):
-        return None
-    return recordings / f"{unique_id}.wav"
-
 
 class Centre:
     def __init__(self, config: Config, *, local_asterisk: bool = False):
         require_secrets(config)
+        require_routing(config)
         self.config = config
+        self.menu = Menu.from_config(config)
         self.bus = Bus()
         self.engine = create_engine(config.database.url)
         self.store = TicketStore(self.engine, self.bus)
@@ -48,13 +42,30 @@ class Centre:
         self.asterisk = LocalAsterisk(config) if local_asterisk else None
         self.cdr = CdrReader(self.paths.cdr_csv)
         self.agi = FastAgiServer(
-            {"ivr": self._ivr}, prompts_dir=config.asterisk.seen_by_asterisk(self.paths.prompts)
+            {
+                "ivr": self._ivr,
+                "overflow": self._route(overflow.overflow),
+                "ring": self._route(overflow.ring),
+                "answered": self._route(overflow.answered),
+                "dialled": self._route(overflow.dialled),
+                "unanswered": self._route(overflow.unanswered),
+            },
+            Media(self.paths, config.asterisk.seen_by_asterisk),
         )
         self.ami = AmiClient(config, self._on_call_event, resync_extra=self._cdr_since_last)
+        self.dispatcher = Dispatcher(config, self.store, AmiTelephony(self.ami))
         self._runner: web.AppRunner | None = None
 
     async def _ivr(self, channel: Channel) -> None:
-        await ivr(channel, self.store)
+        await ivr(channel, self.store, self.menu)
+
+    def _route(
+        self, route: Callable[[Channel, TicketStore, Config], Awaitable[None]]
+    ) -> Callable[[Channel], Awaitable[None]]:
+        async def run(channel: Channel) -> None:
+            await route(channel, self.store, self.config)
+
+        return run
 
     async def _cdr_since_last(self) -> list[CallEvent]:
         return await asyncio.to_thread(self.cdr.read_new)
@@ -62,7 +73,7 @@ class Centre:
     async def _on_call_event(self, event: CallEvent) -> None:
         await self.store.apply(event)
         if isinstance(event, CallEnded):
-            recording = recording_path(self.paths.recordings, event.call.unique_id)
+            recording = self.paths.recording(event.call.unique_id)
             if recording is not None and recording.exists():
                 await self.store.set_recording(event.call.unique_id, str(recording))
 
@@ -86,7 +97,9 @@ class Centre:
         if self.asterisk is not None:
             await self.asterisk.start()
         await self.ami.start()
-        self._runner = web.AppRunner(create_app(self.store, self.health), access_log=None)
+        self._runner = web.AppRunner(
+            create_app(self.store, self.health, self.config, self.dispatcher), access_log=None
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, c.http_bind, c.http_port).start()
         log.info("web on http://%s:%d", c.http_bind, c.http_port)
@@ -94,6 +107,7 @@ class Centre:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.dispatcher.stop()
         await self.ami.stop()
         if self.asterisk is not None:
             await self.asterisk.stop()

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import config as config_mod
@@ -169,7 +170,33 @@ secret = "{secret()}"
 extension = "9001"
 name = "Penelepon Uji"
 secret = "{secret()}"
-"""
+
+[ivr]
+default_agency = "polresta"
+{_dev_agencies(secret)}"""
+
+
+# Every emergency category needs an agency before the centre starts; in development each agency
+# is a desk phone registered here (70xx), so a softphone can play the agency.
+DEV_AGENCIES = (
+    ("polresta", "Polresta Malang Kota", "police", "7001"),
+    ("pmi", "PMI Kota Malang", "ambulance", "7002"),
+    ("pln", "PLN UP3 Malang", "electricity", "7003"),
+    ("satpolpp", "Satpol PP Kota Malang", "public-order", "7004"),
+    ("bpbd", "BPBD Kota Malang (Damkar)", "fire", "7005"),
+)
+
+
+def _dev_agencies(secret: Callable[[], str]) -> str:
+    parts = []
+    for agency_id, name, category, extension in DEV_AGENCIES:
+        parts.append(
+            f'\n[[agencies]]\nid = "{agency_id}"\nname = "{name}"\n'
+            f'categories = ["{category}"]\nprimary = "PJSIP/{extension}"\n'
+            f'\n[[agency_phones]]\nextension = "{extension}"\nname = "{name}"\n'
+            f'secret = "{secret()}"\n'
+        )
+    return "".join(parts)
 
 
 def cmd_prompts_build(args: argparse.Namespace) -> int:

@@ -100,6 +100,84 @@ class Phone:
 
 
 @dataclass
+class Category:
+    """What a caller needs; decides the queue priority and which agency serves the call."""
+
+    id: str
+    name: str  # Indonesian, as call-takers and reports show it
+    # Asterisk queue priority: higher is answered first; equal priorities in order of arrival.
+    priority: int = 1
+    # Non-emergency categories (informasi) never overflow to an agency.
+    emergency: bool = True
+
+
+def default_categories() -> dict[str, Category]:
+    return {
+        c.id: c
+        for c in (
+            Category("police", "Kepolisian (kejahatan, kecelakaan)", 1),
+            Category("ambulance", "Ambulans dan kesehatan", 2),
+            Category("electricity", "Listrik (PLN)", 1),
+            Category("public-order", "Ketertiban umum (Satpol PP)", 1),
+            Category("fire", "Kebakaran dan bencana", 2),
+            Category("informasi", "Informasi (bukan darurat)", 0, emergency=False),
+        )
+    }
+
+
+# The menu choice that means "let me talk to a person" rather than a category.
+CALLTAKER = "calltaker"
+
+
+def default_menu() -> dict[str, str]:
+    return {
+        "police": "1",
+        "ambulance": "2",
+        "electricity": "3",
+        "public-order": "4",
+        "fire": "5",
+        "informasi": "9",
+        CALLTAKER: "0",
+    }
+
+
+@dataclass
+class IvrConfig:
+    # Category id (or "calltaker") → the key that chooses it. The menu prompt must say the same.
+    menu: dict[str, str] = field(default_factory=default_menu)
+    # Seconds to wait for a key after the menu; a timeout or a wrong key gets one retry.
+    menu_timeout: int = 5
+    # Ask the caller to describe the emergency and the place after a tone (recorded, transcribed).
+    describe: bool = True
+    describe_seconds: int = 20  # longest description
+    describe_silence: int = 3  # seconds of silence that end it
+    # A caller who neither speaks nor presses is offered this key ("press 55" as in the UK).
+    silent_key: str = "55"
+    # Queue priority of a caller who pressed the silent key: they may be in danger.
+    silent_priority: int = 3
+    # Prompts (names in ivr-prompts/<lang>/) telling non-emergency callers where to go instead.
+    information_prompts: list[str] = field(default_factory=lambda: ["informasi"])
+    # Seconds a caller waits for a call-taker before the call overflows to the agency; 0: never.
+    max_wait: int = 120
+    # The agency that gets overflowing calls without a category (the caller chose none).
+    default_agency: str = ""
+
+
+@dataclass
+class Agency:
+    id: str
+    name: str
+    categories: list[str]
+    # Dial strings: a PJSIP endpoint ("PJSIP/7001") or a number on a trunk ("PJSIP/110@telkom").
+    primary: str
+    backup: str = ""
+    ring_timeout: int = 20
+
+    def targets(self) -> list[str]:
+        return [t for t in (self.primary, self.backup) if t]
+
+
+@dataclass
 class Config:
     source: str = "<defaults>"
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
@@ -109,10 +187,18 @@ class Config:
     calltakers: list[Phone] = field(default_factory=list)
     # SIP accounts in the public-caller context; in production callers arrive on a carrier trunk.
     test_callers: list[Phone] = field(default_factory=list)
+    # Desk phones of agencies registered to this Asterisk (agencies on trunks need none).
+    agency_phones: list[Phone] = field(default_factory=list)
     prompts_dir: str = ""  # default: the ivr-prompts/ shipped with the package checkout
+    ivr: IvrConfig = field(default_factory=IvrConfig)
+    categories: dict[str, Category] = field(default_factory=default_categories)
+    agencies: list[Agency] = field(default_factory=list)
 
     def all_phones(self) -> list[Phone]:
-        return [*self.calltakers, *self.test_callers]
+        return [*self.calltakers, *self.test_callers, *self.agency_phones]
+
+    def agency(self, agency_id: str) -> Agency | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
 
 
 def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None) -> Config:
@@ -136,10 +222,18 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(source, "-", f"not valid TOML: {e}") from None
     config = Config(source=source)
-    for section in ("asterisk", "controller", "database", "queue"):
+    for section in ("asterisk", "controller", "database", "queue"):  # plain tables
         _fill(config, section, raw.pop(section, {}), source)
     config.calltakers = _phones(raw.pop("calltakers", []), "calltakers", source)
     config.test_callers = _phones(raw.pop("test_callers", []), "test_callers", source)
+    config.agency_phones = _phones(raw.pop("agency_phones", []), "agency_phones", source)
+    if "categories" in raw:
+        config.categories = _categories(raw.pop("categories"), source)
+    ivr = raw.pop("ivr", {})
+    if isinstance(ivr, dict) and "menu" in ivr:
+        config.ivr.menu = _menu(ivr.pop("menu"), source)
+    _fill(config, "ivr", ivr, source)
+    config.agencies = _agencies(raw.pop("agencies", []), source)
     prompts_dir = raw.pop("prompts_dir", "")
     if not isinstance(prompts_dir, str):
         raise ConfigError(source, "prompts_dir", "must be a string")
@@ -167,6 +261,23 @@ def require_secrets(config: Config) -> None:
                 f"missing or shorter than {MIN_SECRET_LENGTH} characters "
                 f"(set NGALAM_SIP_SECRET_{phone.extension})",
             )
+
+
+def require_routing(config: Config) -> None:
+    """Every emergency category must reach an agency, or an overflowing call would have nowhere to go."""
+    served = {c for a in config.agencies for c in a.categories}
+    for category in config.categories.values():
+        if category.emergency and category.id not in served:
+            raise ConfigError(
+                config.source, f"categories.{category.id}", "no agency serves it (add it to one)"
+            )
+    if config.agency(config.ivr.default_agency) is None:
+        known = ", ".join(a.id for a in config.agencies) or "none defined"
+        raise ConfigError(
+            config.source,
+            "ivr.default_agency",
+            f"must name an agency for calls without a category (agencies: {known})",
+        )
 
 
 def _fill(config: Config, section: str, values: Any, source: str) -> None:
@@ -220,6 +331,99 @@ def _phones(values: Any, section: str, source: str) -> list[Phone]:
             raise ConfigError(source, f"{key}.name", "must not contain quotes, <, >, ; or newlines")
         phones.append(phone)
     return phones
+
+
+def _table(values: Any, key: str, source: str) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise ConfigError(source, key, "must be a table")
+    return values
+
+
+def _only(item: dict[str, Any], allowed: set[str], key: str, source: str) -> None:
+    for k in item:
+        if k not in allowed:
+            raise ConfigError(source, f"{key}.{k}", "unknown key")
+
+
+def _categories(values: Any, source: str) -> dict[str, Category]:
+    categories = {}
+    for cid, item in _table(values, "categories", source).items():
+        key = f"categories.{cid}"
+        if not NAME_RE.match(cid) or cid == CALLTAKER:
+            raise ConfigError(source, key, "letters, digits, - and _ only; 'calltaker' is reserved")
+        _only(_table(item, key, source), {"name", "priority", "emergency"}, key, source)
+        category = Category(
+            id=cid,
+            name=_typed(item.get("name", cid), str, source, f"{key}.name"),
+            priority=_typed(item.get("priority", 1), int, source, f"{key}.priority"),
+            emergency=_typed(item.get("emergency", True), bool, source, f"{key}.emergency"),
+        )
+        if not 0 <= category.priority <= 100:
+            raise ConfigError(source, f"{key}.priority", "must be 0-100")
+        categories[cid] = category
+    if not categories:
+        raise ConfigError(source, "categories", "at least one category is needed")
+    return categories
+
+
+def _menu(values: Any, source: str) -> dict[str, str]:
+    menu: dict[str, str] = {}
+    for choice, digit in _table(values, "ivr.menu", source).items():
+        key = f"ivr.menu.{choice}"
+        digit = _typed(digit, str, source, key)
+        if len(digit) != 1 or digit not in "0123456789":
+            raise ConfigError(source, key, f"must be one key 0-9, got {digit[:10]!r}")
+        taken = next((c for c, d in menu.items() if d == digit), None)
+        if taken is not None:
+            raise ConfigError(source, key, f"key {digit} is already ivr.menu.{taken}")
+        menu[choice] = digit
+    return menu
+
+
+# Channel technology and a plain resource: no dialplan functions, options or separators can ride in.
+DIAL_TARGET_RE = re.compile(
+    r"^(PJSIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.+#*-]{1,64}(@[A-Za-z0-9_.-]{1,64})?$"
+)
+
+
+def _agencies(values: Any, source: str) -> list[Agency]:
+    if not isinstance(values, list):
+        raise ConfigError(source, "agencies", "must be an array of tables ([[agencies]])")
+    agencies: list[Agency] = []
+    for i, item in enumerate(values):
+        key = f"agencies[{i}]"
+        allowed = {"id", "name", "categories", "primary", "backup", "ring_timeout"}
+        _only(_table(item, key, source), allowed, key, source)
+        for k in ("id", "name", "primary"):
+            if not item.get(k):
+                what = "a dial target is required" if k == "primary" else "required"
+                raise ConfigError(source, f"{key}.{k}", what)
+        categories = item.get("categories", [])
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            raise ConfigError(source, f"{key}.categories", "must be a list of category ids")
+        agency = Agency(
+            id=_typed(item["id"], str, source, f"{key}.id"),
+            name=_typed(item["name"], str, source, f"{key}.name"),
+            categories=categories,
+            primary=_typed(item["primary"], str, source, f"{key}.primary"),
+            backup=_typed(item.get("backup", ""), str, source, f"{key}.backup"),
+            ring_timeout=_typed(item.get("ring_timeout", 20), int, source, f"{key}.ring_timeout"),
+        )
+        if not NAME_RE.match(agency.id):
+            raise ConfigError(source, f"{key}.id", "letters, digits, - and _ only")
+        if any(a.id == agency.id for a in agencies):
+            raise ConfigError(source, f"{key}.id", f"duplicate agency {agency.id!r}")
+        if any(c in agency.name for c in '\r\n"<>;'):
+            raise ConfigError(source, f"{key}.name", "must not contain quotes, <, >, ; or newlines")
+        for k, target in (("primary", agency.primary), ("backup", agency.backup)):
+            if target and not DIAL_TARGET_RE.match(target):
+                raise ConfigError(
+                    source, f"{key}.{k}", f"not a dial target like PJSIP/7001, got {target[:80]!r}"
+                )
+        if not 3 <= agency.ring_timeout <= 120:
+            raise ConfigError(source, f"{key}.ring_timeout", "must be 3-120 seconds")
+        agencies.append(agency)
+    return agencies
 
 
 def _apply_env(config: Config, env: dict[str, str]) -> None:
@@ -280,10 +484,12 @@ def _validate(config: Config) -> None:
         raise ConfigError(src, "queue.name", "letters, digits, - and _ only")
     if not c.ami_reconnect_min > 0 or c.ami_reconnect_max < c.ami_reconnect_min:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
+    _validate_ivr(config)
     seen: dict[str, str] = {}
     for section, phones in (
         ("calltakers", config.calltakers),
         ("test_callers", config.test_callers),
+        ("agency_phones", config.agency_phones),
     ):
         for phone in phones:
             if phone.extension in seen:
@@ -299,3 +505,31 @@ def _validate(config: Config) -> None:
     ]:
         if any(ch in secret for ch in "\r\n;[]") or secret != secret.strip():
             raise ConfigError(src, key, "must not contain newlines, ';', '[', ']' or edge spaces")
+
+
+def _validate_ivr(config: Config) -> None:
+    src, ivr = config.source, config.ivr
+    for choice in ivr.menu:
+        if choice != CALLTAKER and choice not in config.categories:
+            known = ", ".join([*config.categories, CALLTAKER])
+            raise ConfigError(src, f"ivr.menu.{choice}", f"unknown category (known: {known})")
+    for key, value, low, high in (
+        ("ivr.menu_timeout", ivr.menu_timeout, 1, 30),
+        ("ivr.describe_seconds", ivr.describe_seconds, 3, 120),
+        ("ivr.describe_silence", ivr.describe_silence, 1, 10),
+        ("ivr.silent_priority", ivr.silent_priority, 0, 100),
+        ("ivr.max_wait", ivr.max_wait, 0, 3600),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(src, key, f"must be {low}-{high}, got {value}")
+    if not 1 <= len(ivr.silent_key) <= 4 or not ivr.silent_key.isdigit():
+        raise ConfigError(src, "ivr.silent_key", "must be 1 to 4 digits")
+    for prompt in ivr.information_prompts:
+        if not isinstance(prompt, str) or not re.match(r"^[a-z0-9_/-]{1,64}$", prompt):
+            raise ConfigError(src, "ivr.information_prompts", f"not a prompt name: {prompt!r}")
+    for i, agency in enumerate(config.agencies):
+        for category in agency.categories:
+            if category not in config.categories:
+                raise ConfigError(
+                    src, f"agencies[{i}].categories", f"unknown category {category[:40]!r}"
+                )

@@ -3,10 +3,46 @@
 from __future__ import annotations
 
 import audioop  # deprecated in 3.13; fine on the project's 3.11, and it is what pyVoIP itself uses
+import math
 import wave
 from pathlib import Path
 
 FRAME = 160  # 20 ms at 8 kHz
+RATE = 8000
+
+# The two frequencies of each key (ITU-T Q.23).
+DTMF = {
+    "1": (697, 1209), "2": (697, 1336), "3": (697, 1477),
+    "4": (770, 1209), "5": (770, 1336), "6": (770, 1477),
+    "7": (852, 1209), "8": (852, 1336), "9": (852, 1477),
+    "*": (941, 1209), "0": (941, 1336), "#": (941, 1477),
+}  # fmt: skip
+
+
+def _u8(samples: list[float]) -> bytes:
+    return bytes(max(0, min(255, round(128 + s))) for s in samples)
+
+
+def tone(freq: float, seconds: float, amplitude: float = 60.0) -> bytes:
+    """A sine tone as pyVoIP's 8-bit unsigned audio."""
+    n = int(RATE * seconds)
+    return _u8([amplitude * math.sin(2 * math.pi * freq * i / RATE) for i in range(n)])
+
+
+def dtmf_tone(digit: str, seconds: float = 0.25) -> bytes:
+    low, high = DTMF[digit]
+    n = int(RATE * seconds)
+    return _u8(
+        [
+            45 * math.sin(2 * math.pi * low * i / RATE)
+            + 45 * math.sin(2 * math.pi * high * i / RATE)
+            for i in range(n)
+        ]
+    )
+
+
+def rms_u8(audio: bytes) -> float:
+    return float(audioop.rms(audioop.bias(audio, 1, -128), 1)) if audio else 0.0
 
 
 def envelope_u8(audio: bytes) -> list[float]:

@@ -22,6 +22,7 @@ from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
 from callcenter import config as config_mod
 from callcenter.config import Config
 from callcenter.telephony.asterisk import LocalAsterisk
+from tests.audio import dtmf_tone, rms_u8, tone
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,6 +60,7 @@ class TestCentre:
     config_path: Path
     config: Config
     admin_password: str
+    calltaker_password: str
     asterisk: LocalAsterisk
 
     @property
@@ -91,6 +93,38 @@ url = "sqlite+aiosqlite:///{directory / "tickets.db"}"
 extension = "2001"
 name = "Petugas Uji"
 secret = "{secrets.token_urlsafe(16)}"
+
+[[agency_phones]]
+extension = "7001"
+name = "Polresta Piket"
+secret = "{secrets.token_urlsafe(16)}"
+
+[[agency_phones]]
+extension = "7002"
+name = "Polresta Cadangan"
+secret = "{secrets.token_urlsafe(16)}"
+
+[ivr]
+menu_timeout = 3
+describe_seconds = 4
+describe_silence = 1
+max_wait = 60
+default_agency = "polresta"
+
+[[agencies]]
+id = "polresta"
+name = "Polresta Malang Kota"
+categories = ["police", "public-order"]
+primary = "PJSIP/7001"
+backup = "PJSIP/7002"
+ring_timeout = 5
+
+[[agencies]]
+id = "lainnya"
+name = "Instansi Uji (tidak terdaftar)"
+categories = ["ambulance", "electricity", "fire"]
+primary = "PJSIP/7009"
+ring_timeout = 3
 
 [[test_callers]]
 extension = "9001"
@@ -211,9 +245,15 @@ class Api:
 
 
 class SipPhone:
-    """A real SIP phone (pyVoIP) registered with the test Asterisk."""
+    """A real SIP phone (pyVoIP) registered with the test Asterisk.
 
-    def __init__(self, centre: TestCentre, extension: str, secret: str):
+    `answer`: what the phone does when called: True picks up (a second after it starts ringing),
+    False lets it ring; None refuses as busy. Calls it picked up are in `answered`.
+    """
+
+    def __init__(self, centre: TestCentre, extension: str, secret: str, answer: bool | None = None):
+        self.answered: list[VoIPCall] = []
+        self.rang = 0
         port = free_port(socket.SOCK_DGRAM)
         rtp_low = free_port(socket.SOCK_DGRAM)
         self.phone = VoIPPhone(
@@ -225,7 +265,23 @@ class SipPhone:
             sipPort=port,
             rtpPortLow=rtp_low,
             rtpPortHigh=rtp_low + 20,
+            callCallback=None if answer is None else self._incoming,
         )
+        self._answer = answer
+
+    def _incoming(self, call: VoIPCall) -> None:
+        self.rang += 1
+        if self._answer:
+            call.answer()
+            self.answered.append(call)
+
+    def wait_answered(self, count: int = 1, timeout: float = 30) -> VoIPCall:
+        deadline = time.monotonic() + timeout
+        while len(self.answered) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"phone answered {len(self.answered)} calls, not {count}")
+            time.sleep(0.05)
+        return self.answered[count - 1]
 
     def register(self) -> None:
         self.phone.start()
@@ -246,6 +302,32 @@ class SipPhone:
 
     def stop(self) -> None:
         self.phone.stop()
+
+
+def phone(centre: TestCentre, extension: str, answer: bool | None = None) -> SipPhone:
+    """A registered SIP phone for one of the configured extensions."""
+    conf = next(p for p in centre.config.all_phones() if p.extension == extension)
+    sip = SipPhone(centre, conf.extension, conf.secret, answer=answer)
+    sip.register()
+    return sip
+
+
+def press(call: VoIPCall, digit: str) -> None:
+    """Press a key the way an old phone does: its two tones in the audio (in-band DTMF)."""
+    call.write_audio(dtmf_tone(digit) + b"\x80" * 800)
+
+
+def talk(call: VoIPCall, seconds: float, freq: float = 440.0) -> None:
+    """Send a steady tone, standing in for a voice: easy to tell from silence at the other end."""
+    call.write_audio(tone(freq, seconds))
+
+
+def heard_energy(call: VoIPCall, seconds: float) -> float:
+    """Loudness (RMS around silence) of what reaches this phone during the next `seconds`."""
+    call.read_audio(8000 * 600, blocking=False)  # drop what arrived before now
+    time.sleep(seconds)
+    audio = call.read_audio(int(8000 * seconds), blocking=False)
+    return rms_u8(audio)
 
 
 def listen(call: VoIPCall, seconds: float) -> bytes:

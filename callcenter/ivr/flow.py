@@ -1,40 +1,217 @@
-"""The `ivr` FastAGI route: open the ticket, greet the caller, hand the call to the queue.
+"""The `ivr` FastAGI route: greet the caller, find out what they need, hand the call to the queue.
 
-The flow talks only to the Channel interface and the ticket store, so it is plain Python.
+    welcome ─▶ menu ─┬─ category ──▶ describe ─────────────┐
+      (keys          ├─ informasi ─▶ where to go instead ──┤
+       interrupt)    ├─ 0 / wrong key twice ───────────────┼─▶ connecting… ─▶ (dialplan) queue
+                     └─ nothing twice ─▶ listen ─┬─ speech ┤
+                                                 └─ silent ─▶ "press 55" ─▶ silent(-but-present)
+
+The flow talks only to the Channel interface and the ticket store, so it is plain Python. It never
+hangs up: returning hands the call back to the dialplan, which queues it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, field
 
+from ..config import CALLTAKER, Category, Config
 from ..live.events import CallRef
+from ..tickets.models import Ticket
 from ..tickets.store import TicketStore
-from . import variables
-from .channel import Channel
+from . import prompts, variables
+from .channel import CallerHungUp, Channel
 
 log = logging.getLogger(__name__)
 
-WELCOME = "id/welcome"
+# Less speech than this in the listening step counts as a caller who cannot (or does not) talk.
+MIN_SPEECH_SECONDS = 0.5
+
+SILENT = "silent"
+SILENT_BUT_PRESENT = "silent-but-present"
+INFORMASI = "informasi"
 
 
-async def ivr(channel: Channel, tickets: TicketStore) -> None:
-    """Open the call's ticket first (so it exists even if the caller hangs up at once), then greet.
+@dataclass(frozen=True)
+class Menu:
+    """The IVR's plan for every call, taken from the configuration once."""
 
-    Returning hands the call back to the dialplan, which queues it: the IVR never hangs up.
-    """
-    ticket = await tickets.open_ticket(
-        CallRef(
-            unique_id=channel.unique_id,
-            channel=channel.channel_name,
-            linked_id=channel.linked_id,
-            caller_number=channel.caller_number,
-            caller_name=channel.caller_name,
-        ),
-        source="ivr",
+    keys: dict[str, str]  # key → category id or CALLTAKER
+    categories: dict[str, Category]
+    timeout: float
+    describe: bool
+    describe_seconds: int
+    describe_silence: int
+    silent_key: str
+    silent_priority: int
+    information_prompts: tuple[str, ...]
+    max_wait: int
+    # Priority of a call whose nature is not known yet (no category chosen).
+    unknown_priority: int = 1
+
+    @classmethod
+    def from_config(cls, config: Config) -> Menu:
+        ivr = config.ivr
+        return cls(
+            keys={digit: choice for choice, digit in ivr.menu.items()},
+            categories=dict(config.categories),
+            timeout=ivr.menu_timeout,
+            describe=ivr.describe,
+            describe_seconds=ivr.describe_seconds,
+            describe_silence=ivr.describe_silence,
+            silent_key=ivr.silent_key,
+            silent_priority=ivr.silent_priority,
+            information_prompts=tuple(f"id/{p}" for p in ivr.information_prompts),
+            max_wait=ivr.max_wait,
+        )
+
+    @property
+    def digits(self) -> str:
+        return "".join(sorted(self.keys))
+
+
+@dataclass
+class IvrResult:
+    """What the IVR learnt; it goes on the ticket even when the caller hangs up half-way."""
+
+    category: str | None = None
+    priority: int = 1
+    flags: list[str] = field(default_factory=list)
+    # What happened, in order, for the ticket's history: "menu:1", "timeout", "speech:4.2", …
+    path: list[str] = field(default_factory=list)
+    hung_up: bool = False
+
+    def as_event(self) -> dict[str, object]:
+        return {
+            "category": self.category,
+            "priority": self.priority,
+            "flags": self.flags,
+            "path": self.path,
+            "hung_up": self.hung_up,
+        }
+
+
+async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
+    """Run the IVR for one call. The ticket is opened alongside the welcome (not before it, so the
+    caller hears us at once) and always exists afterwards, whatever the caller did."""
+    call = CallRef(
+        unique_id=channel.unique_id,
+        channel=channel.channel_name,
+        linked_id=channel.linked_id,
+        caller_number=channel.caller_number,
+        caller_name=channel.caller_name,
     )
+    opening = asyncio.ensure_future(tickets.open_ticket(call, source="ivr"))
+    result = IvrResult(priority=menu.unknown_priority)
+    try:
+        await channel.answer()
+        await _converse(channel, menu, result)
+        ticket = await asyncio.shield(opening)
+        await _hand_over(channel, menu, result, ticket)
+    except CallerHungUp:
+        result.hung_up = True
+        result.path.append("hung-up")
+        raise
+    finally:
+        # Even after a hang-up: what the caller told us is evidence (and a silent call is a flag).
+        ticket = await asyncio.shield(opening)
+        await tickets.ivr_done(
+            channel.unique_id, result.category, result.priority, result.flags, result.as_event()
+        )
+        log.info(
+            "call %s: IVR %s, ticket %d, category %s, flags %s",
+            channel.unique_id,
+            "ended by hang-up" if result.hung_up else "done",
+            ticket.id,
+            result.category,
+            result.flags,
+        )
+    return result
+
+
+async def _converse(channel: Channel, menu: Menu, result: IvrResult) -> None:
+    choice, failures = await _menu(channel, menu, result)
+    if choice == CALLTAKER:
+        return
+    if choice is not None:
+        category = menu.categories.get(choice)
+        if category is None:
+            # Config validation prevents this; if it happens anyway a person takes the call.
+            log.error("call %s: menu key leads to unknown category %r", channel.unique_id, choice)
+            result.path.append(f"unknown-category:{choice}")
+            return
+        result.category = category.id
+        result.priority = category.priority
+        if not category.emergency:
+            await _informasi(channel, menu, result)
+        elif menu.describe:
+            await _describe(channel, menu, result)
+        return
+    if failures.count("timeout") == len(failures):
+        await _silent_check(channel, menu, result)
+
+
+async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | None, list[str]]:
+    """One choice from the menu, with one retry; returns it (or None) and what went wrong."""
+    failures: list[str] = []
+    key = await channel.play(prompts.WELCOME, digits=menu.digits)
+    for _attempt in range(2):
+        if not key:
+            key = (await channel.read_digits(prompts.MENU, 1, menu.timeout))[:1]
+        if key in menu.keys:
+            result.path.append(f"menu:{key}")
+            return menu.keys[key], failures
+        if key:
+            failures.append("invalid")
+            result.path.append(f"invalid:{key}")
+            key = await channel.play(prompts.INVALID, digits=menu.digits)
+        else:
+            failures.append("timeout")
+            result.path.append("timeout")
+    return None, failures
+
+
+async def _describe(channel: Channel, menu: Menu, result: IvrResult) -> float:
+    await channel.play(prompts.DESCRIBE)
+    speech = await channel.record_description(menu.describe_seconds, menu.describe_silence)
+    result.path.append(f"speech:{speech:.1f}")
+    return speech
+
+
+async def _silent_check(channel: Channel, menu: Menu, result: IvrResult) -> None:
+    """A caller who pressed nothing may be unable to talk (an intruder nearby, a stroke): listen,
+    and if there is no speech, offer a key to press to show they are there and need help."""
+    if await _describe(channel, menu, result) >= MIN_SPEECH_SECONDS:
+        return  # they talk but do not press keys: a call-taker will hear them
+    pressed = await channel.read_digits(prompts.SILENT_OFFER, len(menu.silent_key), menu.timeout)
+    if pressed == menu.silent_key:
+        result.flags.append(SILENT_BUT_PRESENT)
+        result.priority = max(result.priority, menu.silent_priority)
+        result.path.append("silent-key")
+        await channel.play(prompts.SILENT_CONFIRMED)
+    else:
+        result.flags.append(SILENT)
+        result.path.append(f"silent:{pressed}" if pressed else SILENT)
+
+
+async def _informasi(channel: Channel, menu: Menu, result: IvrResult) -> None:
+    """Not an emergency: say where to go instead. The caller may still stay on for a person."""
+    for prompt in menu.information_prompts:
+        if await channel.play(prompt, digits="0") == "0":
+            result.path.append("informasi:0")
+            return
+    result.path.append(INFORMASI)
+    await channel.play(prompts.INFORMASI_STAY)
+
+
+async def _hand_over(channel: Channel, menu: Menu, result: IvrResult, ticket: Ticket) -> None:
+    """Tell the dialplan how to queue the call (and whether it may overflow to an agency)."""
     await channel.set_variable(variables.TICKET_ID, str(ticket.id))
-    await channel.answer()
-    await channel.play(WELCOME)
+    await channel.set_variable(variables.CATEGORY, result.category or "")
+    await channel.set_variable(variables.QUEUE_PRIORITY, str(result.priority))
+    emergency = result.category is None or menu.categories[result.category].emergency
+    await channel.set_variable(variables.MAX_WAIT, str(menu.max_wait) if emergency else "")
+    await channel.set_variable(variables.OVERFLOW, "yes" if emergency else "no")
     await channel.set_variable(variables.IVR_RESULT, "done")
-    await tickets.ivr_done(channel.unique_id, {"ticket_id": str(ticket.id)})
-    log.info("call %s: IVR done, ticket %d to the queue", channel.unique_id, ticket.id)
+    await channel.play(prompts.CONNECTING_CALLTAKER)

@@ -39,6 +39,8 @@ class CallAnswered:
     queue: str
     # The queue member interface that answered, e.g. PJSIP/2001.
     calltaker: str
+    # That call-taker's channel, e.g. PJSIP/2001-0000002a: moved into a conference on dispatch.
+    calltaker_channel: str = ""
     at: datetime = field(default_factory=_now)
 
 
@@ -68,6 +70,29 @@ class CallSeen:
     at: datetime = field(default_factory=_now)
 
 
+# Agency channels the controller originates get the unique id f"{DISPATCH_LEG_PREFIX}{dispatch id}".
+DISPATCH_LEG_PREFIX = "dispatch-"
+
+
+@dataclass(frozen=True)
+class AgencyLegEnded:
+    """The channel of an agency brought into a call hung up (it carries our dispatch leg id)."""
+
+    leg_id: str
+    cause: str = ""
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class DispatchAlert:
+    """No target of an agency answered: the call-taker must know at once (the caller is with them)."""
+
+    ticket_id: int
+    unique_id: str
+    agency: str
+    at: datetime = field(default_factory=_now)
+
+
 @dataclass(frozen=True)
 class TicketChanged:
     """Published after every stored change to a ticket, for the live views."""
@@ -78,4 +103,4 @@ class TicketChanged:
     at: datetime = field(default_factory=_now)
 
 
-CallEvent = CallQueued | CallAnswered | CallAbandoned | CallEnded | CallSeen
+CallEvent = CallQueued | CallAnswered | CallAbandoned | CallEnded | CallSeen | AgencyLegEnded

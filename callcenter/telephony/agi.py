@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from panoramisk.utils import parse_agi_result
 
 from ..ivr.channel import CallerHungUp, Channel
+from ..speech.activity import speech_seconds
+from .asterisk import InstancePaths
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,14 @@ HEADER_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 300.0
 
 Route = Callable[[Channel], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Media:
+    """Where the files a call touches are, as the controller and as (a chrooted) Asterisk sees them."""
+
+    paths: InstancePaths
+    seen_by_asterisk: Callable[[Path], str]
 
 
 class AgiProtocolError(Exception):
@@ -77,10 +89,11 @@ class AgiChannel:
         headers: dict[str, str],
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        prompts_dir: str,
+        media: Media,
     ):
         self.headers = headers
-        self._prompts_dir = prompts_dir
+        self._media = media
+        self._prompts_dir = media.seen_by_asterisk(media.paths.prompts)
         self._reader = reader
         self._writer = writer
         self.hung_up = False
@@ -135,15 +148,53 @@ class AgiChannel:
         code = int(result.get("result", ("0", ""))[0] or 0)
         return chr(code) if code > 0 else None
 
+    async def read_digits(self, prompt: str, max_digits: int, timeout: float) -> str:
+        path = f"{self._prompts_dir}/{prompt}"
+        result = await self.command(
+            "GET DATA", _quote(path), str(int(timeout * 1000)), str(max_digits)
+        )
+        digits = str(result.get("result", ("", ""))[0])
+        # Only keys: a hostile or confused reply cannot smuggle anything else into the flow.
+        return "".join(c for c in digits if c in "0123456789*#")[:max_digits]
+
+    async def record_description(self, seconds: int, silence: int) -> float:
+        target = self._media.paths.recording(self.unique_id, "describe")
+        if target is None:
+            log.warning("call %s: not an Asterisk unique id, nothing recorded", self.unique_id)
+            return 0.0
+        target.unlink(missing_ok=True)
+        # The file name goes without extension; Asterisk adds .wav from the format argument.
+        seen = self._media.seen_by_asterisk(target.parent) + "/" + target.stem
+        await self.command(
+            "RECORD FILE",
+            _quote(seen),
+            "wav",
+            _quote("#"),
+            str(seconds * 1000),
+            "0",
+            "BEEP",
+            f"s={silence}",
+        )
+        try:
+            return await asyncio.to_thread(speech_seconds, target)
+        except (OSError, ValueError) as e:
+            log.warning("call %s: description recording unreadable: %s", self.unique_id, e)
+            return 0.0
+
+    async def get_variable(self, name: str) -> str:
+        result = await self.command("GET VARIABLE", name)
+        if str(result.get("result", ("0", ""))[0]) != "1":
+            return ""
+        return str(result["result"][1])
+
     async def set_variable(self, name: str, value: str) -> None:
         await self.command("SET VARIABLE", name, _quote(value))
 
 
 class FastAgiServer:
-    def __init__(self, routes: dict[str, Route], prompts_dir: str):
-        """`prompts_dir`: the prompts directory as Asterisk sees it (it may run in a chroot)."""
+    def __init__(self, routes: dict[str, Route], media: Media):
         self._routes = routes
-        self._prompts_dir = prompts_dir
+        self._media = media
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.listening = False
@@ -179,7 +230,7 @@ class FastAgiServer:
                 # No hang-up: closing makes the dialplan continue to the queue.
                 log.error("call %s: no FastAGI route %r (from %s)", unique_id, name, peer)
                 return
-            await route(AgiChannel(headers, reader, writer, self._prompts_dir))
+            await route(AgiChannel(headers, reader, writer, self._media))
         except CallerHungUp:
             log.info("call %s: caller hung up during the IVR", unique_id)
         except TimeoutError:

@@ -17,6 +17,8 @@ from panoramisk import Manager
 
 from ..config import Config
 from ..live.events import (
+    DISPATCH_LEG_PREFIX,
+    AgencyLegEnded,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -69,6 +71,7 @@ def _agent_connect(event: Ami) -> CallEvent | None:
         _call(event),
         queue=event.get("Queue", ""),
         calltaker=event.get("Interface", event.get("MemberName", "")),
+        calltaker_channel=event.get("DestChannel", ""),
     )
 
 
@@ -77,6 +80,9 @@ def _queue_caller_abandon(event: Ami) -> CallEvent | None:
 
 
 def _hangup(event: Ami) -> CallEvent | None:
+    unique_id = event.get("Uniqueid", "")
+    if unique_id.startswith(DISPATCH_LEG_PREFIX):
+        return AgencyLegEnded(unique_id, cause=event.get("Cause-txt", event.get("Cause", "")))
     if not _is_emergency_call(event):
         return None  # call-takers' and agencies' legs end too; the caller's leg is what counts
     return CallEnded(_call(event), cause=event.get("Cause-txt", event.get("Cause", "")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import re
 import shutil
 import signal
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = PACKAGE_ROOT / "asterisk-conf"
 PROMPTS_DIR = PACKAGE_ROOT / "ivr-prompts"
+
+# Asterisk unique ids look like "1732261234.12", optionally prefixed by the system name.
+_UNIQUE_ID = re.compile(r"^[A-Za-z0-9_-]{0,40}[0-9]+\.[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,16 @@ class InstancePaths:
 
     @property
     def prompts(self) -> Path:
-        return self.host / "prompts"
+        # Asterisk's sounds directory (astdatadir/sounds): so Queue's position announcements and
+        # SayNumber find our Indonesian id/digits/*.wav by language, not only by full path.
+        return self.host / "data" / "sounds"
+
+    def recording(self, unique_id: str, part: str = "") -> Path | None:
+        """Where this call's recording (or a part of it, such as "describe") is written; None for an
+        id that is not Asterisk's (AGI and AMI input is untrusted: no path tricks)."""
+        if not _UNIQUE_ID.match(unique_id) or (part and not part.isalpha()):
+            return None
+        return self.recordings / (f"{unique_id}-{part}.wav" if part else f"{unique_id}.wav")
 
     @property
     def cdr_csv(self) -> Path:
@@ -69,6 +82,7 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         (paths.host / sub).mkdir(parents=True, exist_ok=True)
     etc.mkdir(parents=True, exist_ok=True)
     _copy_prompts(prompts_source(config), paths.prompts)
+    _link_asterisk_data(config, paths)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
@@ -83,7 +97,10 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         "queue": config.queue,
         "calltakers": config.calltakers,
         "phones": [(p, "calltakers") for p in config.calltakers]
-        + [(p, "public") for p in config.test_callers],
+        + [(p, "public") for p in config.test_callers]
+        + [(p, "agencies") for p in config.agency_phones],
+        "ivr": config.ivr,
+        "fallback": _fallback_targets(config),
         # AMI may only be used from where the controller runs.
         "ami_permit": f"{config.asterisk.agi_host}/255.255.255.255",
         "dirs": {
@@ -92,6 +109,7 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
             "spool": seen(paths.host / "spool"),
             "run": seen(paths.host / "run"),
             "log": seen(paths.host / "log"),
+            "data": seen(paths.host / "data"),
         },
         "prompts_dir": seen(paths.prompts),
         "recordings_dir": seen(paths.recordings),
@@ -103,6 +121,49 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         # Secrets live in manager.conf and pjsip.conf: readable by the owner only.
         target.chmod(0o600)
     return paths
+
+
+def _fallback_targets(config: Config) -> list[tuple[str, int]]:
+    """Whom the dialplan rings on overflow when the controller cannot say: the default agency."""
+    agency = config.agency(config.ivr.default_agency)
+    return [(t, agency.ring_timeout) for t in agency.targets()] if agency else []
+
+
+# Where Debian (and source builds) keep Asterisk's data: XML docs it needs to start, sounds, keys.
+_DATA_DIRS = ("/usr/share/asterisk", "/var/lib/asterisk")
+
+
+def _link_asterisk_data(config: Config, paths: InstancePaths) -> None:
+    """The instance's astdatadir is ours (so sounds/id/ holds our prompts), but Asterisk still needs
+    its own data (documentation, other languages' sounds): link each entry, as Asterisk sees it."""
+    root = Path(config.asterisk.root)
+    system = next(
+        (d for d in _DATA_DIRS if (root / d.lstrip("/") / "documentation").is_dir()), None
+    )
+    if system is None:
+        # Asterisk runs on another host or container (docker-compose renders config in its own
+        # image): link Debian's layout; the links resolve where Asterisk runs.
+        log.info("no Asterisk data under %s; linking Debian's %s", root, _DATA_DIRS[0])
+        system, entries = _DATA_DIRS[0], _DEBIAN_DATA
+    else:
+        entries = {
+            sub: [e.name for e in (root / system.lstrip("/") / sub).iterdir()]
+            for sub in ("", "sounds")
+        }
+    data = paths.host / "data"
+    for sub, ours in (("", "sounds"), ("sounds", "id")):
+        for name in entries[sub]:
+            link = data / sub / name
+            if name == ours or link.exists() or link.is_symlink():
+                continue
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f"{system}/{sub}/{name}".replace("//", "/"))
+
+
+_DEBIAN_DATA = {
+    "": ["documentation", "keys", "firmware", "phoneprov", "rest-api", "static-http", "agi-bin"],
+    "sounds": ["en", "en_US", "custom"],
+}
 
 
 def _copy_prompts(source: Path, target: Path) -> None:

@@ -67,6 +67,9 @@ class Ticket(Base):
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
+    dispatches: Mapped[list[Dispatch]] = relationship(
+        back_populates="ticket", order_by="Dispatch.id"
+    )
 
     __table_args__ = (
         Index("ix_tickets_arrived_at", "arrived_at"),
@@ -92,8 +95,47 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     recording_path: Mapped[str | None] = mapped_column(Text)
+    # Who answered from the queue (member name) and their phone's channel, so the call-taker's leg
+    # can be moved into a conference when they dispatch an agency.
+    calltaker: Mapped[str | None] = mapped_column(String(64))
+    calltaker_channel: Mapped[str | None] = mapped_column(String(256))
+    # The ConfBridge the call is in once an agency was brought in.
+    conference: Mapped[str | None] = mapped_column(String(64))
 
     ticket: Mapped[Ticket] = relationship(back_populates="calls")
+
+
+class Dispatch(Base):
+    """One attempt to bring an agency into a call: which target rang, whether it answered, how long."""
+
+    __tablename__ = "dispatches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # The caller's call (Asterisk unique id) the agency was brought into.
+    unique_id: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    # "conference": a call-taker brought the agency in; "overflow": no call-taker could.
+    mode: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    # The unique id of the agency's channel, to match its hangup.
+    leg_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # ringing → answered → ended, or ringing → no-answer / busy / failed.
+    outcome: Mapped[str] = mapped_column(String(16), default="ringing")
+    reason: Mapped[str | None] = mapped_column(String(64))
+    rung_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="dispatches")
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the agency was on the call."""
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.answered_at).total_seconds()
 
 
 class TicketEvent(Base):

@@ -11,7 +11,7 @@ class Status(StrEnum):
     ANSWERED = "answered"  # a call-taker has the caller
     ABANDONED = "abandoned"  # the caller hung up before a call-taker answered: call them back
     ENDED = "ended"  # the call is over after a call-taker handled it; the ticket lives on
-    DISPATCHED = "dispatched"
+    DISPATCHED = "dispatched"  # an agency answered and has the case, until it is resolved
     RESOLVED = "resolved"
 
 
@@ -25,6 +25,11 @@ def after_queued(current: Status) -> Status | None:
 
 def after_answered(current: Status) -> Status | None:
     return Status.ANSWERED if current in (Status.NEW, Status.QUEUED) else None
+
+
+def after_dispatched(current: Status) -> Status | None:
+    """An agency answered: by a call-taker's conference or by overflow (so maybe nobody answered)."""
+    return Status.DISPATCHED if current in (Status.NEW, Status.QUEUED, Status.ANSWERED) else None
 
 
 def after_hangup(current: Status) -> Status | None:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import selectinload
 
 from ..live.bus import Bus
 from ..live.events import (
+    DISPATCH_LEG_PREFIX,
+    AgencyLegEnded,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -26,11 +28,12 @@ from ..live.events import (
     CallQueued,
     CallRef,
     CallSeen,
+    DispatchAlert,
     TicketChanged,
 )
 from . import rules
 from .caller_id import sanitise
-from .models import Call, Session, Ticket, TicketEvent, User, now
+from .models import Call, Dispatch, Session, Ticket, TicketEvent, User, now
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,26 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+def _record_on_call(call_row: Call, kind: str, at: datetime, data: dict[str, Any]) -> bool:
+    """Keep what the event says about the call leg itself; False when it says nothing new.
+
+    These facts hold whatever the ticket's status does (a dispatched ticket's call still ends).
+    """
+    if kind == "ended":
+        if call_row.ended_at is not None:
+            return False  # the same hangup seen twice (AMI and CDR)
+        call_row.ended_at = at
+        call_row.hangup_cause = data.get("cause") or None
+        return True
+    if kind == "answered":
+        call_row.answered_at = call_row.answered_at or at
+        # The latest answer counts: a caller back in the queue gets a new call-taker.
+        call_row.calltaker = data["calltaker"][:64] or None
+        call_row.calltaker_channel = data["calltaker_channel"][:256] or None
+        return True
+    return False
 
 
 def token_hash(token: str) -> str:
@@ -130,15 +153,171 @@ class TicketStore:
             self._publish(ticket, "opened")
             return ticket
 
-    async def ivr_done(self, unique_id: str, variables: dict[str, str]) -> None:
+    async def ivr_done(
+        self,
+        unique_id: str,
+        category: str | None,
+        priority: int,
+        flags: list[str],
+        data: dict[str, Any],
+    ) -> None:
+        """What the IVR learnt. A call-taker's later choice of category is not overwritten."""
         async with self._sessions() as db:
             ticket = await self._ticket_of_call(db, unique_id)
             if ticket is None:
                 return
-            ticket.ivr_done_at = now()
-            db.add(TicketEvent(ticket_id=ticket.id, actor="ivr", kind="ivr-done", data=variables))
+            ticket.ivr_done_at = ticket.ivr_done_at or now()
+            if ticket.category is None:
+                ticket.category = category
+            ticket.priority = max(ticket.priority, priority)
+            ticket.flags = [*ticket.flags, *(f for f in flags if f not in ticket.flags)]
+            db.add(TicketEvent(ticket_id=ticket.id, actor="ivr", kind="ivr-done", data=data))
             await db.commit()
             self._publish(ticket, "ivr-done")
+
+    async def call(self, unique_id: str) -> Call | None:
+        """A caller's call with its ticket."""
+        async with self._sessions() as db:
+            return await db.scalar(
+                select(Call)
+                .where(Call.unique_id == unique_id[:64])
+                .options(selectinload(Call.ticket))
+            )
+
+    async def set_conference(self, unique_id: str, conference: str) -> None:
+        async with self._sessions() as db:
+            call_row = await db.scalar(select(Call).where(Call.unique_id == unique_id))
+            if call_row is not None:
+                call_row.conference = conference
+                await db.commit()
+
+    async def note(self, unique_id: str, actor: str, kind: str, data: dict[str, Any]) -> int | None:
+        """Add an event to the call's ticket (opening none); returns the ticket id."""
+        async with self._sessions() as db:
+            ticket = await self._ticket_of_call(db, unique_id)
+            if ticket is None:
+                return None
+            db.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind=kind, data=data))
+            if kind == "overflow" and "overflow" not in ticket.flags:
+                ticket.flags = [*ticket.flags, "overflow"]
+            await db.commit()
+            self._publish(ticket, kind)
+            return ticket.id
+
+    # ---- dispatches to agencies -----------------------------------------------------------
+
+    async def start_dispatch(
+        self, call: CallRef, agency: str, target: str, mode: str, actor: str
+    ) -> Dispatch:
+        """An agency target starts ringing for this call (opening the ticket if need be)."""
+        ticket = await self.open_ticket(call, source="reconciled")
+        async with self._sessions() as db:
+            dispatch = Dispatch(
+                ticket_id=ticket.id,
+                unique_id=call.unique_id[:64],
+                agency=agency,
+                target=target,
+                mode=mode,
+                requested_by=actor,
+                outcome="ringing",
+            )
+            db.add(dispatch)
+            await db.flush()
+            # Asterisk gives the agency's channel this id, so its hangup finds the dispatch.
+            dispatch.leg_id = f"{DISPATCH_LEG_PREFIX}{dispatch.id}"
+            db.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor=actor,
+                    kind="dispatch-ringing",
+                    data={
+                        "agency": agency,
+                        "target": target,
+                        "mode": mode,
+                        "dispatch": dispatch.id,
+                    },
+                )
+            )
+            await db.commit()
+            self._publish(ticket, "dispatch-ringing")
+            return dispatch
+
+    async def dispatch_outcome(
+        self,
+        dispatch_id: int,
+        outcome: str,
+        reason: str = "",
+        *,
+        answered_at: datetime | None = None,
+        ended_at: datetime | None = None,
+    ) -> None:
+        """How the ringing ended: "answered" puts the ticket with the agency; others just record."""
+        async with self._sessions() as db:
+            dispatch = await db.get_one(Dispatch, dispatch_id)
+            ticket = await db.get_one(Ticket, dispatch.ticket_id)
+            dispatch.outcome = outcome
+            dispatch.reason = reason[:64] or None
+            if outcome in ("answered", "ended"):
+                dispatch.answered_at = dispatch.answered_at or answered_at or now()
+                ticket.agency = dispatch.agency
+                ticket.dispatched_at = ticket.dispatched_at or dispatch.answered_at
+                new_status = rules.after_dispatched(rules.Status(ticket.status))
+                if new_status is not None:
+                    ticket.status = new_status
+            if ended_at is not None:
+                dispatch.ended_at = ended_at
+                dispatch.outcome = "ended" if dispatch.answered_at else outcome
+            db.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor="asterisk",
+                    kind=f"dispatch-{outcome}",
+                    data={
+                        "agency": dispatch.agency,
+                        "target": dispatch.target,
+                        "dispatch": dispatch.id,
+                        "reason": reason,
+                        "duration": dispatch.duration,
+                    },
+                )
+            )
+            await db.commit()
+            self._publish(ticket, f"dispatch-{outcome}")
+
+    async def dispatch_failed(self, call: CallRef, agency: str, actor: str) -> None:
+        """No target of the agency answered: alert whoever has the call."""
+        ticket = await self.open_ticket(call, source="reconciled")
+        async with self._sessions() as db:
+            db.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    actor=actor,
+                    kind="dispatch-failed",
+                    data={"agency": agency},
+                )
+            )
+            await db.commit()
+        self._publish(ticket, "dispatch-failed")
+        if self._bus is not None:
+            self._bus.publish(
+                DispatchAlert(ticket_id=ticket.id, unique_id=call.unique_id, agency=agency)
+            )
+
+    async def _agency_leg_ended(self, event: AgencyLegEnded) -> None:
+        async with self._sessions() as db:
+            dispatch = await db.scalar(select(Dispatch).where(Dispatch.leg_id == event.leg_id))
+            if dispatch is None or dispatch.ended_at is not None or dispatch.answered_at is None:
+                return  # not ours, already recorded, or it never answered (recorded as such)
+            dispatch_id = dispatch.id
+        await self.dispatch_outcome(dispatch_id, "ended", event.cause, ended_at=event.at)
+
+    async def dispatches(self, ticket_id: int) -> list[Dispatch]:
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(Dispatch).where(Dispatch.ticket_id == ticket_id).order_by(Dispatch.id)
+                )
+            )
 
     async def apply(self, call_event: CallEvent) -> None:
         """Record what Asterisk told us about a call, opening its ticket if the IVR could not."""
@@ -158,7 +337,11 @@ class TicketStore:
                     at,
                     "answered",
                     rules.after_answered,
-                    {"queue": call_event.queue, "calltaker": call_event.calltaker},
+                    {
+                        "queue": call_event.queue,
+                        "calltaker": call_event.calltaker,
+                        "calltaker_channel": call_event.calltaker_channel,
+                    },
                     stamp="answered_at",
                 )
             case CallAbandoned(call=call, at=at):
@@ -175,6 +358,8 @@ class TicketStore:
                     stamp="ended_at",
                     started_at=call_event.started_at,
                 )
+            case AgencyLegEnded():
+                await self._agency_leg_ended(call_event)
             case CallSeen(call=call, at=at):
                 await self.open_ticket(call, source="reconciled", at=call_event.started_at)
                 if call_event.in_queue:
@@ -199,15 +384,9 @@ class TicketStore:
             call_row = (
                 await db.scalars(select(Call).where(Call.unique_id == call.unique_id))
             ).one()
-            if kind == "ended":
-                if call_row.ended_at is not None:
-                    return  # the same hangup seen twice (AMI and CDR)
-                call_row.ended_at = at
-                call_row.hangup_cause = data.get("cause") or None
-            if kind == "answered":
-                call_row.answered_at = call_row.answered_at or at
+            new_fact = _record_on_call(call_row, kind, at, data)
             new_status = rule(rules.Status(ticket.status))
-            if new_status is None and kind != "ended":
+            if new_status is None and not new_fact:
                 return  # stale or repeated event: nothing moves backwards
             if new_status is not None:
                 ticket.status = new_status
@@ -260,7 +439,13 @@ class TicketStore:
     async def get_ticket(self, ticket_id: int) -> Ticket | None:
         async with self._sessions() as db:
             return await db.get(
-                Ticket, ticket_id, options=[selectinload(Ticket.events), selectinload(Ticket.calls)]
+                Ticket,
+                ticket_id,
+                options=[
+                    selectinload(Ticket.events),
+                    selectinload(Ticket.calls),
+                    selectinload(Ticket.dispatches),
+                ],
             )
 
     async def _ticket_of_call(self, db: AsyncSession, unique_id: str) -> Ticket | None:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
 
-from ..tickets.models import Ticket, TicketEvent, User
+from ..config import Config
+from ..routing.dispatch import Dispatcher, DispatchError
+from ..tickets.models import Dispatch, Ticket, TicketEvent, User
 from ..tickets.rules import Status
 from .auth import SESSION_COOKIE, SESSION_LIFETIME, STORE_KEY, USER_KEY, Role, login, requires
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
+# Who may steer a live call (bring an agency in): the people at the 112 desk.
+DESK = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN)
 MAX_BODY = 64 * 1024
+CONFIG_KEY = web.AppKey("config", Config)
+DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
+UNIQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -63,7 +71,24 @@ def ticket_json(ticket: Ticket, *, detail: bool = False) -> dict[str, Any]:
             for c in ticket.calls
         ]
         data["events"] = [_event_json(e) for e in ticket.events]
+        data["dispatches"] = [_dispatch_json(d) for d in ticket.dispatches]
     return data
+
+
+def _dispatch_json(dispatch: Dispatch) -> dict[str, Any]:
+    return {
+        "id": dispatch.id,
+        "agency": dispatch.agency,
+        "target": dispatch.target,
+        "mode": dispatch.mode,
+        "requested_by": dispatch.requested_by,
+        "outcome": dispatch.outcome,
+        "reason": dispatch.reason,
+        "rung_at": _time(dispatch.rung_at),
+        "answered_at": _time(dispatch.answered_at),
+        "ended_at": _time(dispatch.ended_at),
+        "duration": dispatch.duration,
+    }
 
 
 def _event_json(event: TicketEvent) -> dict[str, Any]:
@@ -172,8 +197,57 @@ async def get_ticket(request: web.Request) -> web.Response:
     return web.json_response(ticket_json(ticket, detail=True))
 
 
+@requires(*READERS)
+async def get_agencies(request: web.Request) -> web.Response:
+    """The agencies a call-taker can dispatch to (targets are not shown: they are plumbing)."""
+    config = request.app[CONFIG_KEY]
+    return web.json_response(
+        {
+            "agencies": [
+                {"id": a.id, "name": a.name, "categories": a.categories} for a in config.agencies
+            ]
+        }
+    )
+
+
+@requires(*DESK)
+async def post_dispatch(request: web.Request) -> web.Response:
+    """Bring an agency into a live call (three-way conference). Body: {"agency": "<id>"}.
+
+    202: the call is in its conference and the agency is ringing; the outcome (answered, backup
+    tried, failed) arrives as ticket events and on the live feed.
+    """
+    unique_id = request.match_info["unique_id"]
+    if not UNIQUE_ID_RE.match(unique_id):
+        raise _error(web.HTTPNotFound, "no such call")
+    body = await _json_body(request)
+    agency = body.get("agency")
+    if not isinstance(agency, str) or not agency or len(agency) > 64:
+        raise _error(web.HTTPBadRequest, "agency must be an agency id")
+    try:
+        started = await request.app[DISPATCHER_KEY].dispatch(
+            unique_id, agency, request[USER_KEY].username
+        )
+    except DispatchError as e:
+        status = {"unknown-agency": web.HTTPBadRequest, "no-call": web.HTTPNotFound}.get(
+            e.kind, web.HTTPConflict
+        )
+        raise _error(status, str(e)) from None
+    return web.json_response(
+        {
+            "ticket_id": started.ticket_id,
+            "conference": started.conference,
+            "agency": started.agency,
+            "status": "ringing",
+        },
+        status=202,
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/login", post_login)
     app.router.add_post("/api/logout", post_logout)
     app.router.add_get("/api/tickets", get_tickets)
     app.router.add_get("/api/tickets/{id}", get_ticket)
+    app.router.add_get("/api/agencies", get_agencies)
+    app.router.add_post("/api/calls/{unique_id}/dispatch", post_dispatch)

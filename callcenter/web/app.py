@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..config import Config
+from ..routing.dispatch import Dispatcher
 from ..tickets.store import TicketStore
 from . import api
 from .auth import STORE_KEY
@@ -34,10 +36,14 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
-def create_app(store: TicketStore, health: HealthCheck) -> web.Application:
+def create_app(
+    store: TicketStore, health: HealthCheck, config: Config, dispatcher: Dispatcher
+) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=api.MAX_BODY)
     app[STORE_KEY] = store
     app[HEALTH_KEY] = health
+    app[api.CONFIG_KEY] = config
+    app[api.DISPATCHER_KEY] = dispatcher
     app.router.add_get("/healthz", healthz)
     api.add_routes(app)
     return app

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from callcenter.telephony.asterisk import LocalAsterisk
-from tests.centre import Api, Controller, SipPhone, TestCentre, cli, load_config, write_test_config
+from tests.centre import Api, Controller, TestCentre, cli, load_config, phone, write_test_config
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +28,22 @@ async def asterisk(tmp_path_factory):
         "--password-stdin",
         stdin=admin_password + "\n",
     )
+    calltaker_password = secrets.token_urlsafe(12)
+    cli(
+        config_path,
+        "create-user",
+        "petugas",
+        "--role",
+        "call-taker",
+        "--password-stdin",
+        stdin=calltaker_password + "\n",
+    )
     yield TestCentre(
-        config_path=config_path, config=config, admin_password=admin_password, asterisk=local
+        config_path=config_path,
+        config=config,
+        admin_password=admin_password,
+        calltaker_password=calltaker_password,
+        asterisk=local,
     )
     await local.stop()
 
@@ -56,11 +70,14 @@ def admin_api(asterisk, running_controller):
 
 
 @pytest.fixture
+def calltaker_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "petugas", asterisk.calltaker_password)
+
+
+@pytest.fixture
 def caller(asterisk):
-    """The public caller's SIP phone (extension 9001), registered."""
-    phone_conf = next(p for p in asterisk.config.test_callers if p.extension == "9001")
-    phone = SipPhone(asterisk, phone_conf.extension, phone_conf.secret)
-    phone.register()
-    yield phone
-    phone.stop()
+    """The public caller's SIP phone (extension 9001, in-band DTMF), registered."""
+    sip = phone(asterisk, "9001")
+    yield sip
+    sip.stop()
     time.sleep(0.2)

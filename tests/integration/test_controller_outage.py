@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.centre import ami_action, place_local_112_call
+from tests.centre import ami_action, phone, place_local_112_call
 
 
 async def queue_entries(config) -> list[dict[str, str]]:
@@ -17,6 +17,9 @@ async def queue_entries(config) -> list[dict[str, str]]:
 def test_call_is_queued_and_ticketed_while_controller_is_down(
     asterisk, running_controller, admin_api
 ):
+    # A call-taker is logged in but busy elsewhere (the phone rings unanswered): callers wait in
+    # the queue rather than overflow to an agency.
+    desk = phone(asterisk, "2001", answer=False)
     running_controller.kill()  # hard: no goodbye to Asterisk
 
     # A caller who waits in the queue during the outage…
@@ -55,3 +58,5 @@ def test_call_is_queued_and_ticketed_while_controller_is_down(
         lambda t: t["calls"][0]["unique_id"] == waiting_id and t["status"] == "abandoned",
         timeout=30,
     )
+    assert desk.rang > 0 and not desk.answered
+    desk.stop()

@@ -1,6 +1,14 @@
 import pytest
 
-from callcenter.config import ConfigError, load, normalise_database_url, require_secrets
+from callcenter.config import (
+    ConfigError,
+    load,
+    normalise_database_url,
+    require_routing,
+    require_secrets,
+)
+from callcenter.routing.agencies import agency_for
+from tests.unit.fakes import CONFIG_TOML, routing_config
 
 
 def write(tmp_path, text: str | bytes):
@@ -66,3 +74,94 @@ def test_database_url_from_environment(tmp_path):
     config = load(None, env={"DATABASE_URL": "postgresql://u:p@db/ngalam"})
     assert config.database.url == "postgresql+asyncpg://u:p@db/ngalam"
     assert normalise_database_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+AGENCY = "[[agencies]]\nid = 'polresta'\nname = 'Polresta'\ncategories = ['police']\n"
+
+
+@pytest.mark.parametrize(
+    "text,key,words",
+    [
+        ("[ivr.menu]\npolisi = '1'\n", "ivr.menu.polisi", "unknown category"),
+        ("[ivr.menu]\npolice = '1'\nfire = '1'\n", "ivr.menu.fire", "already ivr.menu.police"),
+        ("[ivr.menu]\npolice = '12'\n", "ivr.menu.police", "one key"),
+        ("[ivr.menu]\npolice = 1\n", "ivr.menu.police", "must be str"),
+        (AGENCY, "agencies[0].primary", "dial target is required"),
+        (AGENCY + "primary = ''\n", "agencies[0].primary", "dial target is required"),
+        (AGENCY + "primary = 'PJSIP/7001,30,tTL(1)'\n", "agencies[0].primary", "not a dial"),
+        (AGENCY + "primary = 'PJSIP/7001'\nbackup = 'x&y'\n", "agencies[0].backup", "not a dial"),
+        (
+            "[[agencies]]\nid = 'a'\nname = 'A'\ncategories = ['tsunami']\nprimary = 'PJSIP/1'\n",
+            "agencies[0].categories",
+            "unknown category",
+        ),
+        (
+            AGENCY + "primary = 'PJSIP/7001'\nring_timeout = 0\n",
+            "agencies[0].ring_timeout",
+            "3-120",
+        ),
+        (
+            AGENCY + "primary = 'PJSIP/1'\n" + AGENCY + "primary = 'PJSIP/2'\n",
+            "agencies[1].id",
+            "dup",
+        ),
+        ("[ivr]\nsilent_key = '5a'\n", "ivr.silent_key", "digits"),
+        ("[ivr]\nmenu_timeout = 0\n", "ivr.menu_timeout", "1-30"),
+        ("[ivr]\ninformation_prompts = ['../../etc/passwd']\n", "ivr.information_prompts", "not"),
+        ("[categories.calltaker]\nname = 'x'\n", "categories.calltaker", "reserved"),
+        ("[categories.police]\npriority = 1000\n", "categories.police.priority", "0-100"),
+    ],
+)
+def test_bad_routing_config_names_the_key_and_file(tmp_path, text, key, words):
+    path = write(tmp_path, text)
+    err = error_of(path)
+    assert err.key == key
+    assert str(path) in str(err)
+    assert words in str(err)
+
+
+def test_duplicate_digit_as_toml_keys_is_refused_with_the_file_named(tmp_path):
+    # Written the other way round (digit = category) TOML itself refuses the second key.
+    path = write(tmp_path, "[ivr.menu]\npolice = '1'\n'police' = '2'\n")
+    err = error_of(path)
+    assert str(path) in str(err) and "not valid TOML" in str(err)
+
+
+def test_every_emergency_category_needs_an_agency(tmp_path):
+    path = write(tmp_path, AGENCY + "primary = 'PJSIP/7001'\n[ivr]\ndefault_agency = 'polresta'\n")
+    with pytest.raises(ConfigError) as e:
+        require_routing(load(path, env={}))
+    assert e.value.key == "categories.ambulance"
+    assert "no agency serves it" in str(e.value)
+
+
+def test_default_agency_must_exist(tmp_path):
+    config = routing_config(tmp_path)
+    config.ivr.default_agency = "damkar"
+    with pytest.raises(ConfigError) as e:
+        require_routing(config)
+    assert e.value.key == "ivr.default_agency"
+
+
+def test_an_agency_is_a_config_change_only(tmp_path):
+    satpol = """
+[[agencies]]
+id = "satpolpp"
+name = "Satpol PP Kota Malang"
+categories = ["public-order"]
+primary = "PJSIP/7004"
+"""
+    config = load(write(tmp_path, CONFIG_TOML + satpol), env={})
+    require_routing(config)
+    assert [a.id for a in config.agencies if "public-order" in a.categories] == [
+        "polresta",
+        "satpolpp",
+    ]
+
+
+def test_the_example_config_is_complete_and_valid(repo):
+    config = load(repo / "callcenter.example.toml", env={})
+    require_routing(config)
+    assert {a.id for a in config.agencies} >= {"polresta", "pmi", "pln", "satpolpp", "bpbd"}
+    assert agency_for(config, "fire").id == "bpbd"
+    assert agency_for(config, None).id == config.ivr.default_agency

@@ -1,0 +1,1 @@
+"""Which agency serves a call, and how an agency is brought into it (dispatch and overflow)."""

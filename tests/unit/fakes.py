@@ -1,0 +1,142 @@
+"""Fakes for unit tests of pure logic: a scripted caller on a fake channel, a fake telephony port,
+and a real TicketStore on a throwaway SQLite file (the store is ours; faking it would test nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callcenter.config import Agency, Config, load
+from callcenter.ivr.channel import CallerHungUp
+from callcenter.live.bus import Bus
+from callcenter.routing.dispatch import Ringing
+from callcenter.tickets.migrations import migrate
+from callcenter.tickets.store import TicketStore, create_engine
+
+
+class FakeChannel:
+    """A caller who presses `presses` in turn whenever a prompt accepts keys ("" = presses nothing),
+    speaks `speech` seconds when recorded, and may hang up when a given prompt starts."""
+
+    def __init__(
+        self,
+        presses: list[str] | None = None,
+        speech: float = 0.0,
+        hang_up_at: str | None = None,
+        unique_id: str = "test-1.1",
+        variables: dict[str, str] | None = None,
+    ):
+        self.unique_id = unique_id
+        self.channel_name = "PJSIP/9001-00000001"
+        self.linked_id = unique_id
+        self.caller_number: str | bytes = "081234567890"
+        self.caller_name: str | bytes = "Penelepon"
+        self.presses = list(presses or [])
+        self.speech = speech
+        self.hang_up_at = hang_up_at
+        self.heard: list[str] = []  # prompts, in order
+        self.variables: dict[str, str] = dict(variables or {})
+        self.recorded = 0
+
+    def _prompt(self, prompt: str) -> None:
+        if prompt == self.hang_up_at:
+            raise CallerHungUp(self.unique_id)
+        self.heard.append(prompt)
+
+    def _press(self) -> str:
+        return self.presses.pop(0) if self.presses else ""
+
+    async def answer(self) -> None:
+        pass
+
+    async def play(self, prompt: str, digits: str = "") -> str | None:
+        self._prompt(prompt)
+        if not digits:
+            return None
+        key = self._press()
+        return key if key and key in digits else None
+
+    async def read_digits(self, prompt: str, max_digits: int, timeout: float) -> str:
+        self._prompt(prompt)
+        return self._press()[:max_digits]
+
+    async def record_description(self, seconds: int, silence: int) -> float:
+        self._prompt("(recording)")
+        self.recorded += 1
+        return self.speech
+
+    async def get_variable(self, name: str) -> str:
+        return self.variables.get(name, "")
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self.variables[name] = value
+
+
+@dataclass
+class FakeTelephony:
+    """Agency targets answer or not as scripted; records what the dispatcher asked for."""
+
+    answers: dict[str, Ringing] = field(default_factory=dict)
+    joined: list[tuple[str, str, str]] = field(default_factory=list)
+    rung: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def join_conference(
+        self, caller_channel: str, calltaker_channel: str, conference: str
+    ) -> None:
+        self.joined.append((caller_channel, calltaker_channel, conference))
+
+    async def ring_into_conference(
+        self, target: str, conference: str, leg_id: str, timeout: int, caller_id: str
+    ) -> Ringing:
+        self.rung.append((target, conference, leg_id))
+        return self.answers.get(target, Ringing(False, "no-answer", "reason 3"))
+
+
+CONFIG_TOML = """
+[ivr]
+default_agency = "polresta"
+
+[[agencies]]
+id = "polresta"
+name = "Polresta Malang Kota"
+categories = ["police", "public-order"]
+primary = "PJSIP/7001"
+backup = "PJSIP/7002"
+ring_timeout = 5
+
+[[agencies]]
+id = "pmi"
+name = "PMI Kota Malang"
+categories = ["ambulance"]
+primary = "PJSIP/7003"
+
+[[agencies]]
+id = "pln"
+name = "PLN UP3 Malang"
+categories = ["electricity"]
+primary = "PJSIP/0341123@telkom"
+
+[[agencies]]
+id = "bpbd"
+name = "BPBD Kota Malang"
+categories = ["fire"]
+primary = "PJSIP/7005"
+"""
+
+
+def routing_config(tmp_path: Path) -> Config:
+    path = tmp_path / "routing.toml"
+    path.write_text(CONFIG_TOML)
+    return load(path, env={})
+
+
+async def ticket_store(tmp_path: Path, bus: Bus | None = None) -> TicketStore:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'tickets.db'}")
+    await migrate(engine)
+    return TicketStore(engine, bus)
+
+
+def agency(config: Config, agency_id: str) -> Agency:
+    found = config.agency(agency_id)
+    assert found is not None
+    return found

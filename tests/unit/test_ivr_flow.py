@@ -1,0 +1,181 @@
+"""Every branch of the IVR flow, with a scripted caller on a fake channel and a real ticket store."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from callcenter.ivr import prompts, variables
+from callcenter.ivr.channel import CallerHungUp
+from callcenter.ivr.flow import Menu, ivr
+from tests.unit.fakes import FakeChannel, routing_config, ticket_store
+
+
+@pytest.fixture
+def menu(tmp_path):
+    return Menu.from_config(routing_config(tmp_path))
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await ticket_store(tmp_path)
+    yield store
+    await store.engine.dispose()
+
+
+async def run(store, menu, caller: FakeChannel):
+    result = await ivr(caller, store, menu)
+    call = await store.call(caller.unique_id)
+    assert call is not None
+    return result, await store.get_ticket(call.ticket_id)
+
+
+async def test_caller_presses_1_after_the_menu(store, menu):
+    caller = FakeChannel(presses=["", "1"], speech=4.0)
+    result, ticket = await run(store, menu, caller)
+    assert caller.heard == [
+        prompts.WELCOME,
+        prompts.MENU,
+        prompts.DESCRIBE,
+        "(recording)",
+        prompts.CONNECTING_CALLTAKER,
+    ]
+    assert ticket.category == "police" and ticket.priority == 1 and ticket.flags == []
+    assert ticket.ivr_done_at is not None
+    assert caller.variables[variables.CATEGORY] == "police"
+    assert caller.variables[variables.QUEUE_PRIORITY] == "1"
+    assert caller.variables[variables.TICKET_ID] == str(ticket.id)
+    assert caller.variables[variables.OVERFLOW] == "yes"
+    assert caller.variables[variables.MAX_WAIT] == str(menu.max_wait)
+    assert result.path == ["menu:1", "speech:4.0"]
+
+
+async def test_key_during_the_welcome_barges_in(store, menu):
+    caller = FakeChannel(presses=["2"], speech=3.0)
+    _, ticket = await run(store, menu, caller)
+    assert prompts.MENU not in caller.heard
+    assert ticket.category == "ambulance"
+    assert ticket.priority == 2  # life-threatening: answered before the others
+
+
+async def test_key_during_the_invalid_prompt_counts(store, menu):
+    caller = FakeChannel(presses=["", "7", "5"], speech=1.0)
+    result, ticket = await run(store, menu, caller)
+    assert ticket.category == "fire"
+    assert result.path[:2] == ["invalid:7", "menu:5"]
+    assert caller.heard.count(prompts.MENU) == 1
+
+
+async def test_one_timeout_then_a_choice(store, menu):
+    caller = FakeChannel(presses=["", "", "3"], speech=2.0)
+    result, ticket = await run(store, menu, caller)
+    assert ticket.category == "electricity"
+    assert result.path[:2] == ["timeout", "menu:3"]
+    assert caller.heard.count(prompts.MENU) == 2
+
+
+async def test_invalid_twice_goes_to_a_calltaker(store, menu):
+    caller = FakeChannel(presses=["", "8", "", "*"])
+    result, ticket = await run(store, menu, caller)
+    assert ticket.category is None
+    assert result.path == ["invalid:8", "invalid:*"]
+    assert caller.heard.count(prompts.INVALID) == 2
+    # Wrong keys mean someone is pressing: no silent-caller offer, straight to a person.
+    assert prompts.SILENT_OFFER not in caller.heard
+    assert caller.heard[-1] == prompts.CONNECTING_CALLTAKER
+    assert caller.variables[variables.OVERFLOW] == "yes"
+
+
+async def test_0_goes_straight_to_a_calltaker(store, menu):
+    caller = FakeChannel(presses=["0"])
+    result, ticket = await run(store, menu, caller)
+    assert ticket.category is None
+    assert result.path == ["menu:0"]
+    assert caller.recorded == 0  # no describe step: they asked for a person
+    assert caller.heard[-1] == prompts.CONNECTING_CALLTAKER
+
+
+async def test_a_key_mapped_to_an_unknown_category_goes_to_a_calltaker(store, menu):
+    broken = dataclasses.replace(menu, keys={**menu.keys, "7": "tsunami"})
+    caller = FakeChannel(presses=["7"])
+    result, ticket = await run(store, broken, caller)
+    assert ticket.category is None
+    assert result.path == ["menu:7", "unknown-category:tsunami"]
+    assert caller.heard[-1] == prompts.CONNECTING_CALLTAKER
+
+
+async def test_describe_step_can_be_turned_off(store, menu):
+    caller = FakeChannel(presses=["1"])
+    _, ticket = await run(store, dataclasses.replace(menu, describe=False), caller)
+    assert ticket.category == "police"
+    assert caller.recorded == 0
+
+
+async def test_caller_who_hangs_up_keeps_the_ticket_and_what_they_chose(store, menu):
+    caller = FakeChannel(presses=["1"], hang_up_at=prompts.DESCRIBE)
+    with pytest.raises(CallerHungUp):
+        await ivr(caller, store, menu)
+    call = await store.call(caller.unique_id)
+    ticket = await store.get_ticket(call.ticket_id)
+    assert ticket.category == "police"
+    done = [e for e in ticket.events if e.kind == "ivr-done"]
+    assert done and done[0].data["hung_up"] is True
+
+
+class TestSilentCaller:
+    async def test_silent_but_present_presses_the_key(self, store, menu):
+        caller = FakeChannel(presses=["", "", "", "55"], speech=0.0)
+        result, ticket = await run(store, menu, caller)
+        assert prompts.SILENT_OFFER in caller.heard
+        assert prompts.SILENT_CONFIRMED in caller.heard
+        assert ticket.flags == ["silent-but-present"]
+        assert (
+            ticket.priority
+            == menu.silent_priority
+            > max(c.priority for c in menu.categories.values())
+        )
+        assert caller.variables[variables.QUEUE_PRIORITY] == str(menu.silent_priority)
+        assert result.path == ["timeout", "timeout", "speech:0.0", "silent-key"]
+
+    async def test_neither_speaks_nor_presses_is_still_queued_marked_silent(self, store, menu):
+        caller = FakeChannel(presses=["", "", ""], speech=0.1)
+        _, ticket = await run(store, menu, caller)
+        assert ticket.flags == ["silent"]
+        assert ticket.priority == menu.unknown_priority
+        assert caller.heard[-1] == prompts.CONNECTING_CALLTAKER
+        assert caller.variables[variables.IVR_RESULT] == "done"
+
+    async def test_a_wrong_key_at_the_offer_is_not_the_silent_key(self, store, menu):
+        caller = FakeChannel(presses=["", "", "", "5"], speech=0.0)
+        result, ticket = await run(store, menu, caller)
+        assert ticket.flags == ["silent"]
+        assert result.path[-1] == "silent:5"
+
+    async def test_caller_who_talks_but_presses_nothing_is_not_silent(self, store, menu):
+        caller = FakeChannel(presses=["", ""], speech=6.0)
+        _, ticket = await run(store, menu, caller)
+        assert ticket.flags == []
+        assert prompts.SILENT_OFFER not in caller.heard
+        assert ticket.category is None
+
+
+class TestNonEmergency:
+    async def test_informasi_hears_where_to_go_and_waits_without_overflow(self, store, menu):
+        caller = FakeChannel(presses=["9", ""])
+        result, ticket = await run(store, menu, caller)
+        assert ticket.category == "informasi"
+        assert ticket.priority == 0  # after every emergency
+        assert "id/informasi" in caller.heard
+        assert prompts.INFORMASI_STAY in caller.heard
+        assert caller.recorded == 0
+        # Information calls never ring an agency; they wait for a call-taker.
+        assert caller.variables[variables.OVERFLOW] == "no"
+        assert caller.variables[variables.MAX_WAIT] == ""
+        assert result.path == ["menu:9", "informasi"]
+
+    async def test_informasi_caller_presses_0_during_the_hotlines(self, store, menu):
+        caller = FakeChannel(presses=["9", "0"])
+        result, _ = await run(store, menu, caller)
+        assert result.path == ["menu:9", "informasi:0"]
+        assert prompts.INFORMASI_STAY not in caller.heard

@@ -2,7 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
-from callcenter.live.events import CallAbandoned, CallAnswered, CallEnded, CallQueued, CallSeen
+from callcenter.live.events import (
+    AgencyLegEnded,
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallQueued,
+    CallSeen,
+)
 from callcenter.telephony.ami import Backoff, channels_to_resync, translate
 
 CALLER = {
@@ -26,6 +33,18 @@ def test_queue_events_become_call_events():
         {"Event": "AgentConnect", **CALLER, "Queue": "calltakers", "Interface": "PJSIP/2001"}
     )
     assert isinstance(answered, CallAnswered) and answered.calltaker == "PJSIP/2001"
+    assert answered.calltaker_channel == ""  # older events without DestChannel still translate
+    with_channel = translate(
+        {
+            "Event": "AgentConnect",
+            **CALLER,
+            "Interface": "PJSIP/2001",
+            "DestChannel": "PJSIP/2001-00000002",
+        }
+    )
+    assert isinstance(with_channel, CallAnswered)
+    # Dispatch moves this very channel into the conference: it must be the call-taker's leg.
+    assert with_channel.calltaker_channel == "PJSIP/2001-00000002"
     abandoned = translate({"Event": "QueueCallerAbandon", **CALLER, "Queue": "calltakers"})
     assert isinstance(abandoned, CallAbandoned)
 
@@ -69,3 +88,20 @@ def test_reconnect_backoff_doubles_to_a_ceiling_and_resets():
     assert [b.take() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     b.reset()
     assert b.take() == 0.5
+
+
+def test_an_agency_legs_hangup_ends_its_dispatch_not_the_call():
+    leg = {
+        "Channel": "PJSIP/7001-00000003",
+        "Uniqueid": "dispatch-17",
+        "Linkedid": "dispatch-17",
+        "Context": "dispatch",
+        "Exten": "agency",
+    }
+    ended = translate({"Event": "Hangup", **leg, "Cause-txt": "Normal Clearing"})
+    assert isinstance(ended, AgencyLegEnded)
+    assert (ended.leg_id, ended.cause) == ("dispatch-17", "Normal Clearing")
+    # A caller cannot pose as an agency leg: only Asterisk's channel id carries the prefix, and a
+    # caller's id is Asterisk's own, so a 112 call always translates as a call.
+    forged = translate({"Event": "Hangup", **CALLER, "CallerIDNum": "dispatch-17"})
+    assert isinstance(forged, CallEnded)

@@ -103,12 +103,13 @@ def _gen_ack(self: pyVoIP.SIP.SIPClient, response: pyVoIP.SIP.SIPMessage) -> str
 pyVoIP.SIP.SIPClient.gen_ack = _gen_ack  # type: ignore[method-assign]
 
 
-def write_test_config(directory: Path) -> Path:
-    rtp = 20000 + (os.getpid() % 200) * 100
-    text = f"""
+def private_instance_toml(instance: str, rtp: int, directory: Path, controller: str = "") -> str:
+    """A centre beside any other: own instance name, free ports, own RTP range, an SQLite database
+    in `directory`, and call-taker 2001. `controller`: more [controller] keys."""
+    return f"""
 [asterisk]
 root = "{asterisk_root()}"
-instance = "test-{os.getpid()}"
+instance = "{instance}"
 ami_port = {free_port()}
 sip_port = {free_port()}
 rtp_start = {rtp}
@@ -118,9 +119,7 @@ ami_secret = "{secrets.token_urlsafe(16)}"
 [controller]
 agi_port = {free_port()}
 http_port = {free_port()}
-ami_reconnect_min = 0.2
-ami_reconnect_max = 2.0
-
+{controller}
 [database]
 url = "sqlite+aiosqlite:///{directory / "tickets.db"}"
 
@@ -128,7 +127,14 @@ url = "sqlite+aiosqlite:///{directory / "tickets.db"}"
 extension = "2001"
 name = "Petugas Uji"
 secret = "{secrets.token_urlsafe(16)}"
+"""
 
+
+def write_test_config(directory: Path) -> Path:
+    rtp = 20000 + (os.getpid() % 200) * 100
+    controller = "ami_reconnect_min = 0.2\nami_reconnect_max = 2.0\n"
+    text = private_instance_toml(f"test-{os.getpid()}", rtp, directory, controller)
+    text += f"""
 [[agency_phones]]
 extension = "7001"
 name = "Polresta Piket"

@@ -16,6 +16,9 @@ class Channel(Protocol):
     # Exactly as Asterisk sent them: untrusted, possibly not even UTF-8.
     caller_number: str | bytes
     caller_name: str | bytes
+    # The key pressed during the welcome when Asterisk played it before the IVR started ("" for
+    # none); None when the IVR plays the welcome itself.
+    welcome_key: str | None
 
     async def answer(self) -> None: ...
 

@@ -102,12 +102,22 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         caller_number=channel.caller_number,
         caller_name=channel.caller_name,
     )
-    opening = asyncio.ensure_future(tickets.open_ticket(call, source="ivr"))
+    opening: asyncio.Future[Ticket] | None = None
+
+    def ticket_opening() -> asyncio.Future[Ticket]:
+        nonlocal opening
+        if opening is None:
+            opening = asyncio.ensure_future(tickets.open_ticket(call, source="ivr"))
+        return opening
+
     result = IvrResult(priority=menu.unknown_priority)
     try:
         await channel.answer()
+        # Scheduled now, it first runs once the welcome's command is on its way to Asterisk: the
+        # database write then overlaps the prompt instead of delaying it.
+        ticket_opening()
         await _converse(channel, menu, result)
-        ticket = await asyncio.shield(opening)
+        ticket = await asyncio.shield(ticket_opening())
         await _hand_over(channel, menu, result, ticket)
     except CallerHungUp:
         result.hung_up = True
@@ -115,7 +125,7 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         raise
     finally:
         # Even after a hang-up: what the caller told us is evidence (and a silent call is a flag).
-        ticket = await asyncio.shield(opening)
+        ticket = await asyncio.shield(ticket_opening())
         await tickets.ivr_done(
             channel.unique_id, result.category, result.priority, result.flags, result.as_event()
         )
@@ -155,7 +165,12 @@ async def _converse(channel: Channel, menu: Menu, result: IvrResult) -> None:
 async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | None, list[str]]:
     """One choice from the menu, with one retry; returns it (or None) and what went wrong."""
     failures: list[str] = []
-    key = await channel.play(prompts.WELCOME, digits=menu.digits)
+    if channel.welcome_key is None:
+        key = await channel.play(prompts.WELCOME, digits=menu.digits)
+    else:
+        # The dialplan played the welcome (the caller hears it however busy we are); a key
+        # pressed during it is the first choice.
+        key = channel.welcome_key
     for _attempt in range(2):
         if not key:
             key = (await channel.read_digits(prompts.MENU, 1, menu.timeout))[:1]

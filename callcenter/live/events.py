@@ -26,6 +26,14 @@ class CallRef:
 
 
 @dataclass(frozen=True)
+class CallArrived:
+    """A 112 call's channel appeared in Asterisk: its ticket opens now, before the IVR."""
+
+    call: CallRef
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class CallQueued:
     call: CallRef
     queue: str
@@ -103,4 +111,6 @@ class TicketChanged:
     at: datetime = field(default_factory=_now)
 
 
-CallEvent = CallQueued | CallAnswered | CallAbandoned | CallEnded | CallSeen | AgencyLegEnded
+CallEvent = (
+    CallArrived | CallQueued | CallAnswered | CallAbandoned | CallEnded | CallSeen | AgencyLegEnded
+)

@@ -8,6 +8,7 @@ forever on a connection closed before the blank line and which cannot take non-U
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ class Media:
 
     paths: InstancePaths
     seen_by_asterisk: Callable[[Path], str]
+
+    @functools.cached_property
+    def prompts_dir(self) -> str:
+        # Once, not per call: resolving the path costs system calls on every 112 call's first prompt.
+        return self.seen_by_asterisk(self.paths.prompts)
+
+    @functools.cached_property
+    def recordings_dir(self) -> str:
+        return self.seen_by_asterisk(self.paths.recordings)
 
 
 class AgiProtocolError(Exception):
@@ -81,6 +91,19 @@ async def read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
         headers[_decode(key)] = _decode(value)
 
 
+WELCOMED = "welcomed"
+KEYS = "0123456789*#"
+
+
+def welcome_key(headers: dict[str, str]) -> str | None:
+    """AGI(…/ivr,welcomed,KEY): the dialplan played the welcome and the caller pressed KEY during it
+    (empty: nothing). Untrusted like every AGI variable: one key at most, and only a key."""
+    if headers.get("agi_arg_1") != WELCOMED:
+        return None
+    key = headers.get("agi_arg_2", "")
+    return key if len(key) == 1 and key in KEYS else ""
+
+
 class AgiChannel:
     """One call as the FastAGI connection sees it; implements ivr.channel.Channel."""
 
@@ -93,7 +116,7 @@ class AgiChannel:
     ):
         self.headers = headers
         self._media = media
-        self._prompts_dir = media.seen_by_asterisk(media.paths.prompts)
+        self._prompts_dir = media.prompts_dir
         self._reader = reader
         self._writer = writer
         self.hung_up = False
@@ -102,6 +125,7 @@ class AgiChannel:
         self.linked_id = headers.get("agi_linkedid", self.unique_id) or self.unique_id
         self.caller_number: str | bytes = headers.get("agi_callerid", "")
         self.caller_name: str | bytes = headers.get("agi_calleridname", "")
+        self.welcome_key = welcome_key(headers)
 
     async def command(self, *words: str) -> dict[str, Any]:
         if self.hung_up:
@@ -136,6 +160,8 @@ class AgiChannel:
             return result
 
     async def answer(self) -> None:
+        if self.welcome_key is not None:
+            return  # the dialplan answered before it played the welcome: save the round trip
         await self.command("ANSWER")
 
     async def play(self, prompt: str, digits: str = "") -> str | None:
@@ -164,7 +190,7 @@ class AgiChannel:
             return 0.0
         target.unlink(missing_ok=True)
         # The file name goes without extension; Asterisk adds .wav from the format argument.
-        seen = self._media.seen_by_asterisk(target.parent) + "/" + target.stem
+        seen = self._media.recordings_dir + "/" + target.stem
         await self.command(
             "RECORD FILE",
             _quote(seen),

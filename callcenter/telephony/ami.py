@@ -21,6 +21,7 @@ from ..live.events import (
     AgencyLegEnded,
     CallAbandoned,
     CallAnswered,
+    CallArrived,
     CallEnded,
     CallEvent,
     CallQueued,
@@ -60,6 +61,10 @@ def _is_emergency_call(event: Ami) -> bool:
     )
 
 
+def _new_channel(event: Ami) -> CallEvent | None:
+    return CallArrived(_call(event)) if _is_emergency_call(event) else None
+
+
 def _queue_caller_join(event: Ami) -> CallEvent | None:
     return CallQueued(
         _call(event), queue=event.get("Queue", ""), position=_int(event.get("Position"))
@@ -90,11 +95,18 @@ def _hangup(event: Ami) -> CallEvent | None:
 
 # The subscription table: Asterisk event → translation into a domain event (None: not ours).
 EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
+    "Newchannel": _new_channel,
     "QueueCallerJoin": _queue_caller_join,
     "AgentConnect": _agent_connect,
     "QueueCallerAbandon": _queue_caller_abandon,
     "Hangup": _hangup,
 }
+
+
+# Every event the controller's AMI user receives: manager.conf filters the rest inside Asterisk, so
+# a burst of calls does not cost the controller parsing events it would drop (a 112 call raises
+# dozens: Newexten, VarSet, bridges…). OriginateResponse ends a dispatch's ringing.
+RECEIVED_EVENTS = sorted({*EVENTS, "OriginateResponse"})
 
 
 def translate(event: Ami) -> CallEvent | None:

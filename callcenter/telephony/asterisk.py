@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from ..config import Config, require_secrets
+from .ami import RECEIVED_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         "ivr": config.ivr,
         "fallback": _fallback_targets(config),
         # AMI may only be used from where the controller runs.
+        "ami_events": RECEIVED_EVENTS,
         "ami_permit": f"{config.asterisk.agi_host}/255.255.255.255",
         "dirs": {
             "etc": seen(etc),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 MAX_NUMBER = 64
 MAX_NAME = 128
 MAX_RAW = 2048
+UNKNOWN = ("unknown", "<unknown>")
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,15 @@ def _clean(text: str, limit: int) -> str:
 def sanitise(number: str | bytes | None, name: str | bytes | None) -> CallerId:
     """Turn a caller number and name from the network into safe, bounded text.
 
-    Asterisk reports a missing value as "unknown" or empty; both become "". Whenever cleaning changed
-    anything, the original is kept escaped in `raw`, so nothing the network sent is lost.
+    Asterisk reports a missing value as "unknown", "<unknown>" (AMI) or empty; all become "".
+    Whenever cleaning changed anything, the original is kept escaped in `raw`, so nothing the
+    network sent is lost.
     """
     number_text, bad_number = _as_text(number or "")
     name_text, bad_name = _as_text(name or "")
-    if number_text.strip().lower() == "unknown":
+    if number_text.strip().lower() in UNKNOWN:
         number_text = ""
-    if name_text.strip().lower() == "unknown":
+    if name_text.strip().lower() in UNKNOWN:
         name_text = ""
     clean_number = _clean(number_text, MAX_NUMBER)
     clean_name = _clean(name_text, MAX_NAME)

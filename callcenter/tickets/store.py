@@ -23,6 +23,7 @@ from ..live.events import (
     AgencyLegEnded,
     CallAbandoned,
     CallAnswered,
+    CallArrived,
     CallEnded,
     CallEvent,
     CallQueued,
@@ -100,6 +101,7 @@ class TicketStore:
         async with self._sessions() as db:
             ticket = await self._ticket_of_call(db, call.unique_id)
             if ticket is not None:
+                await self._learn_caller_id(db, ticket, call, source)
                 return ticket
             caller = sanitise(call.caller_number, call.caller_name)
             arrived = at or now()
@@ -360,6 +362,9 @@ class TicketStore:
                 )
             case AgencyLegEnded():
                 await self._agency_leg_ended(call_event)
+            case CallArrived(call=call, at=at):
+                # Opened off the caller's path: the welcome plays while the database writes.
+                await self.open_ticket(call, source="asterisk", at=at)
             case CallSeen(call=call, at=at):
                 await self.open_ticket(call, source="reconciled", at=call_event.started_at)
                 if call_event.in_queue:
@@ -447,6 +452,32 @@ class TicketStore:
                     selectinload(Ticket.dispatches),
                 ],
             )
+
+    async def _learn_caller_id(
+        self, db: AsyncSession, ticket: Ticket, call: CallRef, source: str
+    ) -> None:
+        """A channel can appear before its caller ID is known (a Local channel's Newchannel says
+        <unknown>); whoever sees the call next with a number completes the ticket."""
+        if ticket.caller_number:
+            return
+        caller = sanitise(call.caller_number, call.caller_name)
+        if not caller.number:
+            return
+        ticket.caller_number = caller.number
+        ticket.caller_name = ticket.caller_name or caller.name
+        row = await db.scalar(select(Call).where(Call.unique_id == call.unique_id[:64]))
+        if row is not None:
+            row.caller_number = caller.number
+        db.add(
+            TicketEvent(
+                ticket=ticket,
+                at=now(),
+                actor=source,
+                kind="caller-id",
+                data={"number": caller.number, "name": caller.name, "received": caller.raw},
+            )
+        )
+        await db.commit()
 
     async def _ticket_of_call(self, db: AsyncSession, unique_id: str) -> Ticket | None:
         return await db.scalar(select(Ticket).join(Call).where(Call.unique_id == unique_id[:64]))

@@ -37,6 +37,7 @@ class FakeChannel:
         self.heard: list[str] = []  # prompts, in order
         self.variables: dict[str, str] = dict(variables or {})
         self.recorded = 0
+        self.welcome_key: str | None = None  # the IVR plays the welcome (see the dialplan's Read)
 
     def _prompt(self, prompt: str) -> None:
         if prompt == self.hang_up_at:

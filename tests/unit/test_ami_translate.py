@@ -6,6 +6,7 @@ from callcenter.live.events import (
     AgencyLegEnded,
     CallAbandoned,
     CallAnswered,
+    CallArrived,
     CallEnded,
     CallQueued,
     CallSeen,
@@ -105,3 +106,13 @@ def test_an_agency_legs_hangup_ends_its_dispatch_not_the_call():
     # caller's id is Asterisk's own, so a 112 call always translates as a call.
     forged = translate({"Event": "Hangup", **CALLER, "CallerIDNum": "dispatch-17"})
     assert isinstance(forged, CallEnded)
+
+
+def test_a_new_112_channel_opens_its_ticket_early():
+    arrived = translate({"Event": "Newchannel", **CALLER})
+    assert isinstance(arrived, CallArrived) and arrived.call.caller_number == "9001"
+    # The originating half of a Local channel, and channels elsewhere, are not callers.
+    local_origin = {**CALLER, "Channel": "Local/112@public-00000000;1"}
+    assert translate({"Event": "Newchannel", **local_origin}) is None
+    desk = {**CALLER, "Channel": "PJSIP/2001-00000002", "Context": "calltakers", "Exten": "s"}
+    assert translate({"Event": "Newchannel", **desk}) is None

@@ -8,6 +8,7 @@ def test_clean_caller_id_is_unchanged():
 
 def test_unknown_and_missing_become_empty():
     assert sanitise("unknown", "Unknown") == sanitise(None, None) == sanitise("", "")
+    assert sanitise("<unknown>", "<unknown>") == sanitise(None, None)  # AMI's spelling
     assert sanitise(None, None).number == ""
 
 

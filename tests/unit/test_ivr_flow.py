@@ -9,6 +9,7 @@ import pytest
 from callcenter.ivr import prompts, variables
 from callcenter.ivr.channel import CallerHungUp
 from callcenter.ivr.flow import Menu, ivr
+from callcenter.live.events import CallRef
 from tests.unit.fakes import FakeChannel, routing_config, ticket_store
 
 
@@ -57,6 +58,24 @@ async def test_key_during_the_welcome_barges_in(store, menu):
     assert prompts.MENU not in caller.heard
     assert ticket.category == "ambulance"
     assert ticket.priority == 2  # life-threatening: answered before the others
+
+
+@pytest.mark.parametrize(
+    ("welcome_key", "presses", "first_heard", "category"),
+    [
+        ("1", [], prompts.DESCRIBE, "police"),  # the key during the welcome is the choice
+        ("", ["5"], prompts.MENU, "fire"),  # no key: the menu
+        ("7", ["2"], prompts.INVALID, "ambulance"),  # no such choice: invalid, then one retry
+    ],
+)
+async def test_welcome_played_by_asterisk(store, menu, welcome_key, presses, first_heard, category):
+    # The dialplan plays the welcome (Read) and passes the key pressed during it.
+    caller = FakeChannel(presses=presses, speech=3.0)
+    caller.welcome_key = welcome_key
+    _, ticket = await run(store, menu, caller)
+    assert prompts.WELCOME not in caller.heard
+    assert caller.heard[0] == first_heard
+    assert ticket.category == category
 
 
 async def test_key_during_the_invalid_prompt_counts(store, menu):
@@ -179,3 +198,16 @@ class TestNonEmergency:
         result, _ = await run(store, menu, caller)
         assert result.path == ["menu:9", "informasi:0"]
         assert prompts.INFORMASI_STAY not in caller.heard
+
+
+async def test_a_ticket_opened_before_the_caller_id_was_known_learns_it(store, menu):
+    # Asterisk's Newchannel can come before the caller ID (Local channels say <unknown>).
+    caller = FakeChannel(presses=["1"], speech=3.0)
+    early = CallRef(unique_id=caller.unique_id, caller_number="<unknown>", caller_name="<unknown>")
+    opened = await store.open_ticket(early, source="asterisk")
+    assert opened.caller_number == ""
+    _, ticket = await run(store, menu, caller)
+    assert ticket.id == opened.id
+    assert (ticket.caller_number, ticket.caller_name) == ("081234567890", "Penelepon")
+    learned = [e for e in ticket.events if e.kind == "caller-id"]
+    assert [e.actor for e in learned] == ["ivr"]

@@ -63,6 +63,10 @@ def _welcome(config: Config) -> str:
         lines.append(
             f"  Call-taker:   user {phone.extension}  password {phone.secret}  ({phone.name})"
         )
+    for phone in config.agency_phones:
+        lines.append(
+            f"  Agency desk:  user {phone.extension}  password {phone.secret}  ({phone.name})"
+        )
     lines.append("  Ctrl-C stops Asterisk and the controller.")
     return "\n".join(lines)
 

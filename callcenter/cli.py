@@ -203,6 +203,38 @@ def _dev_agencies(secret: Callable[[], str]) -> str:
     return "".join(parts)
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """Transcribe audio files (anything ffmpeg reads) with the configured Vosk model."""
+    import json
+
+    from tqdm import tqdm
+
+    from .speech.model import SpeechUnavailable, load_model
+    from .speech.transcribe import AudioError, read_audio, transcribe_pcm
+
+    config = _load(args)
+    model = load_model(args.model or config.speech.model_path)
+    if isinstance(model, SpeechUnavailable):
+        print(f"callcenter transcribe: {model}", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in args.files:
+        try:
+            pcm = read_audio(Path(name), model.sample_rate, config.speech.max_seconds)
+        except AudioError as e:
+            print(f"callcenter transcribe: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        seconds = len(pcm) / 2 / model.sample_rate
+        with tqdm(total=round(seconds, 1), unit="s", desc=Path(name).name, leave=False) as bar:
+            transcript = transcribe_pcm(model, pcm, progress=bar.update)
+        if args.json:
+            print(json.dumps({"file": name, **transcript.as_json()}, ensure_ascii=False))
+        else:
+            print(f"{name}: {transcript.text}")
+    return 1 if failed else 0
+
+
 def cmd_prompts_build(args: argparse.Namespace) -> int:
     from .ivr.prompts import build
 
@@ -252,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     pb.add_argument("--voice", default="id")
     pb.add_argument("--missing", action="store_true", help="only prompts without a WAV yet")
     pb.set_defaults(func=cmd_prompts_build)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files with the Vosk model")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", help="Vosk model directory (default: speech.model_path)")
+    p.add_argument("--json", action="store_true", help="one JSON line per file, with word timings")
+    p.set_defaults(func=cmd_transcribe)
 
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -178,6 +178,14 @@ class Agency:
 
 
 @dataclass
+class SpeechConfig:
+    # A Vosk model directory (am/, conf/, graph/). Empty or missing: the IVR runs DTMF-only.
+    model_path: str = ""
+    # Longest recording transcribed after a call; longer audio is refused, not truncated silently.
+    max_seconds: int = 4 * 3600
+
+
+@dataclass
 class Config:
     source: str = "<defaults>"
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
@@ -193,6 +201,7 @@ class Config:
     ivr: IvrConfig = field(default_factory=IvrConfig)
     categories: dict[str, Category] = field(default_factory=default_categories)
     agencies: list[Agency] = field(default_factory=list)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
 
     def all_phones(self) -> list[Phone]:
         return [*self.calltakers, *self.test_callers, *self.agency_phones]
@@ -222,7 +231,7 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(source, "-", f"not valid TOML: {e}") from None
     config = Config(source=source)
-    for section in ("asterisk", "controller", "database", "queue"):  # plain tables
+    for section in ("asterisk", "controller", "database", "queue", "speech"):  # plain tables
         _fill(config, section, raw.pop(section, {}), source)
     config.calltakers = _phones(raw.pop("calltakers", []), "calltakers", source)
     config.test_callers = _phones(raw.pop("test_callers", []), "test_callers", source)
@@ -485,6 +494,7 @@ def _validate(config: Config) -> None:
     if not c.ami_reconnect_min > 0 or c.ami_reconnect_max < c.ami_reconnect_min:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
     _validate_ivr(config)
+    _validate_speech(config)
     seen: dict[str, str] = {}
     for section, phones in (
         ("calltakers", config.calltakers),
@@ -505,6 +515,13 @@ def _validate(config: Config) -> None:
     ]:
         if any(ch in secret for ch in "\r\n;[]") or secret != secret.strip():
             raise ConfigError(src, key, "must not contain newlines, ';', '[', ']' or edge spaces")
+
+
+def _validate_speech(config: Config) -> None:
+    # A missing model is not a config error (start-up degrades to DTMF-only and says so), but a
+    # nonsensical limit is.
+    if not 1 <= config.speech.max_seconds <= 24 * 3600:
+        raise ConfigError(config.source, "speech.max_seconds", "must be between 1 and 86400")
 
 
 def _validate_ivr(config: Config) -> None:

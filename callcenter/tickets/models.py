@@ -67,6 +67,9 @@ class Ticket(Base):
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
+    transcriptions: Mapped[list[Transcription]] = relationship(
+        back_populates="ticket", order_by="Transcription.id"
+    )
     dispatches: Mapped[list[Dispatch]] = relationship(
         back_populates="ticket", order_by="Dispatch.id"
     )
@@ -103,6 +106,31 @@ class Call(Base):
     conference: Mapped[str | None] = mapped_column(String(64))
 
     ticket: Mapped[Ticket] = relationship(back_populates="calls")
+
+
+class Transcription(Base):
+    """A recording to transcribe after the call. The table is the queue: a row exists before any
+    work starts, so a crash, a full queue or a failure loses nothing; failures are retried."""
+
+    __tablename__ = "transcriptions"
+    __table_args__ = (Index("ix_transcriptions_due", "status", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    unique_id: Mapped[str] = mapped_column(String(64), unique=True)
+    recording_path: Mapped[str] = mapped_column(Text)
+    # pending → done, or pending (retried) → failed after the last attempt.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    error: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    seconds: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="transcriptions")
 
 
 class Dispatch(Base):

@@ -34,7 +34,7 @@ from ..live.events import (
 )
 from . import rules
 from .caller_id import sanitise
-from .models import Call, Dispatch, Session, Ticket, TicketEvent, User, now
+from .models import Call, Dispatch, Session, Ticket, TicketEvent, Transcription, User, now
 
 log = logging.getLogger(__name__)
 
@@ -419,6 +419,118 @@ class TicketStore:
             ticket.recording_path = ticket.recording_path or path
             await db.commit()
 
+    # ---- transcriptions after the call -----------------------------------------------------
+
+    async def queue_transcription(
+        self, unique_id: str, path: str, delay: float = 0.0
+    ) -> int | None:
+        """Note that this call's recording is to be transcribed (once per call); the job's id."""
+        async with self._sessions() as db:
+            call_row = await db.scalar(select(Call).where(Call.unique_id == unique_id[:64]))
+            if call_row is None:
+                return None
+            job = Transcription(
+                ticket_id=call_row.ticket_id,
+                unique_id=unique_id[:64],
+                recording_path=path,
+                status="pending",
+                attempts=0,
+                next_try_at=now() + timedelta(seconds=delay),
+                text="",
+                words=[],
+            )
+            db.add(job)
+            try:
+                await db.commit()
+            except IntegrityError:  # already queued (the same hangup seen twice)
+                await db.rollback()
+                existing = await db.scalar(
+                    select(Transcription).where(Transcription.unique_id == unique_id[:64])
+                )
+                return existing.id if existing else None
+            return job.id
+
+    async def due_transcriptions(self, limit: int) -> list[Transcription]:
+        async with self._sessions() as db:
+            rows = await db.scalars(
+                select(Transcription)
+                .where(Transcription.status == "pending", Transcription.next_try_at <= now())
+                .order_by(Transcription.id)
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def transcription_done(
+        self,
+        job_id: int,
+        text: str,
+        words: list[dict[str, Any]],
+        seconds: float,
+        suggestion: dict[str, Any],
+    ) -> None:
+        """Store the transcript; where the IVR left the category or place open, the words fill
+        it in (with their evidence, as ticket events)."""
+        async with self._sessions() as db:
+            job = await db.get_one(Transcription, job_id)
+            ticket = await db.get_one(Ticket, job.ticket_id)
+            at = now()
+            job.status, job.attempts, job.finished_at = "done", job.attempts + 1, at
+            job.text, job.words, job.seconds, job.error = text, words, seconds, None
+            ticket.transcript = text
+            events: list[tuple[str, dict[str, Any]]] = [
+                ("transcribed", {"transcription": job.id, "seconds": round(seconds, 1)})
+            ]
+            category = suggestion.get("category")
+            if ticket.category is None and category:
+                ticket.category = category
+                events.append(
+                    (
+                        "category-from-words",
+                        {"category": category, "evidence": suggestion["evidence"]},
+                    )
+                )
+            if ticket.kecamatan is None and suggestion.get("kecamatan"):
+                ticket.kecamatan = suggestion["kecamatan"]
+                ticket.kelurahan = ticket.kelurahan or suggestion.get("kelurahan")
+                events.append(
+                    (
+                        "place-from-words",
+                        {k: suggestion.get(k) for k in ("kecamatan", "kelurahan", "heard")},
+                    )
+                )
+            for kind, data in events:
+                db.add(TicketEvent(ticket=ticket, at=at, actor="speech", kind=kind, data=data))
+            await db.commit()
+            self._publish(ticket, "transcribed")
+
+    async def transcription_failed(
+        self, job_id: int, error: str, retry_at: datetime | None
+    ) -> None:
+        """Record the failure on the job and the ticket; retry later, or give up (status failed)."""
+        async with self._sessions() as db:
+            job = await db.get_one(Transcription, job_id)
+            job.attempts += 1
+            job.error = error[:2000]
+            if retry_at is None:
+                job.status, job.finished_at = "failed", now()
+            else:
+                job.next_try_at = retry_at
+            db.add(
+                TicketEvent(
+                    ticket_id=job.ticket_id,
+                    at=now(),
+                    actor="speech",
+                    kind="transcription-failed",
+                    data={
+                        "transcription": job.id,
+                        "attempt": job.attempts,
+                        "error": error[:500],
+                        "retry_at": retry_at.isoformat() if retry_at else None,
+                    },
+                )
+            )
+            await db.commit()
+
     async def list_tickets(
         self,
         *,
@@ -450,6 +562,7 @@ class TicketStore:
                     selectinload(Ticket.events),
                     selectinload(Ticket.calls),
                     selectinload(Ticket.dispatches),
+                    selectinload(Ticket.transcriptions),
                 ],
             )
 

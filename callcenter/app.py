@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -18,11 +20,13 @@ from .live.events import CallEnded, CallEvent
 from .routing import overflow
 from .routing.dispatch import Dispatcher
 from .speech.jobs import FIRST_DELAY, Transcriber
+from .speech.live import LiveSpeech
 from .speech.meaning import Gazetteer, Lexicon
 from .speech.model import SpeechModel, SpeechUnavailable, load_model
 from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
+from .telephony.audiosocket import AudioSocketServer
 from .telephony.cdr import CdrReader
 from .telephony.conference import AmiTelephony
 from .tickets.migrations import migrate
@@ -62,6 +66,10 @@ class Centre:
         self.gazetteer = Gazetteer.load()
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
+        self.live: LiveSpeech | None = None
+        self.audiosocket = AudioSocketServer(
+            lambda stream: self.live.listener_for(stream) if self.live else None
+        )
         self._runner: web.AppRunner | None = None
 
     async def _ivr(self, channel: Channel) -> None:
@@ -128,6 +136,17 @@ class Centre:
             log.error("%s; the IVR runs DTMF-only", self.speech)
             return
         log.info("speech model %s loaded (%d Hz)", self.speech.path, self.speech.sample_rate)
+        c = self.config.controller
+        await self.audiosocket.start(c.agi_bind, c.audiosocket_port)
+        # Live recognition and transcription share the model; each has its own threads so a
+        # backlog of recordings never delays a caller's live description.
+        self.live = LiveSpeech(
+            self.speech,
+            self.store,
+            ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="live-speech"),
+            f"{self.config.asterisk.agi_host}:{c.audiosocket_port}",
+        )
+        self.agi.describer = self.live
         self.transcriber = Transcriber(
             self.speech,
             self.store,
@@ -142,6 +161,7 @@ class Centre:
             await self._runner.cleanup()
         if self.transcriber is not None:
             await self.transcriber.stop()
+        await self.audiosocket.stop()
         await self.dispatcher.stop()
         await self.ami.stop()
         if self.asterisk is not None:

@@ -66,6 +66,8 @@ class AsteriskConfig:
 class ControllerConfig:
     agi_bind: str = "127.0.0.1"
     agi_port: int = 4573
+    # Where Asterisk streams a caller's description (AudioSocket) for live recognition.
+    audiosocket_port: int = 4574
     http_bind: str = "127.0.0.1"
     http_port: int = 8112
     # Seconds between AMI reconnect attempts grow from the first value up to the second.
@@ -477,6 +479,7 @@ def _validate(config: Config) -> None:
         ("asterisk.ami_port", a.ami_port),
         ("asterisk.sip_port", a.sip_port),
         ("controller.agi_port", c.agi_port),
+        ("controller.audiosocket_port", c.audiosocket_port),
         ("controller.http_port", c.http_port),
         ("asterisk.rtp_start", a.rtp_start),
         ("asterisk.rtp_end", a.rtp_end),

@@ -123,6 +123,7 @@ ami_secret = "{secrets.token_urlsafe(16)}"
 
 [controller]
 agi_port = {free_port()}
+audiosocket_port = {free_port()}
 http_port = {free_port()}
 {controller}
 [database]

@@ -13,13 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from panoramisk.utils import parse_agi_result
 
 from ..ivr.channel import CallerHungUp, Channel
 from ..speech.activity import speech_seconds
 from .asterisk import InstancePaths
+from .tcp import ConnectionServer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ HEADER_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 300.0
 
 Route = Callable[[Channel], Awaitable[None]]
+
+
+class Describer(Protocol):
+    async def describe(self, channel: AgiChannel, seconds: int, silence: int) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,9 @@ class AgiChannel:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         media: Media,
+        describer: Describer | None = None,
     ):
+        self._describer = describer
         self.headers = headers
         self._media = media
         self._prompts_dir = media.prompts_dir
@@ -184,6 +191,9 @@ class AgiChannel:
         return "".join(c for c in digits if c in "0123456789*#")[:max_digits]
 
     async def record_description(self, seconds: int, silence: int) -> float:
+        if self._describer is not None:
+            # Live recognition: the caller is streamed (AudioSocket) while they speak.
+            return await self._describer.describe(self, seconds, silence)
         target = self._media.paths.recording(self.unique_id, "describe")
         if target is None:
             log.warning("call %s: not an Asterisk unique id, nothing recorded", self.unique_id)
@@ -217,32 +227,16 @@ class AgiChannel:
         await self.command("SET VARIABLE", name, _quote(value))
 
 
-class FastAgiServer:
+class FastAgiServer(ConnectionServer):
+    name = "FastAGI"
+    line_limit = MAX_LINE_BYTES
+
     def __init__(self, routes: dict[str, Route], media: Media):
+        super().__init__()
         self._routes = routes
         self._media = media
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.listening = False
-
-    async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._accept, host, port, limit=MAX_LINE_BYTES)
-        self.listening = True
-        log.info("FastAGI listening on %s:%d", host, port)
-
-    async def stop(self) -> None:
-        self.listening = False
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # Keep a reference: a dropped task's exception would vanish (the panoramisk pitfall).
-        task = asyncio.create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Set once the speech model is loaded; until then descriptions are recorded (RECORD FILE).
+        self.describer: Describer | None = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -256,7 +250,7 @@ class FastAgiServer:
                 # No hang-up: closing makes the dialplan continue to the queue.
                 log.error("call %s: no FastAGI route %r (from %s)", unique_id, name, peer)
                 return
-            await route(AgiChannel(headers, reader, writer, self._media))
+            await route(AgiChannel(headers, reader, writer, self._media, self.describer))
         except CallerHungUp:
             log.info("call %s: caller hung up during the IVR", unique_id)
         except TimeoutError:

@@ -419,6 +419,27 @@ class TicketStore:
             ticket.recording_path = ticket.recording_path or path
             await db.commit()
 
+    async def speech_heard(self, unique_id: str, so_far: str, final: str | None) -> None:
+        """What live recognition understood so far (the call-taker sees it when the call pops
+        up); each final phrase is also a ticket event."""
+        async with self._sessions() as db:
+            ticket = await self._ticket_of_call(db, unique_id)
+            if ticket is None:
+                return
+            ticket.transcript_partial = so_far[:20000]
+            if final:
+                db.add(
+                    TicketEvent(
+                        ticket=ticket,
+                        at=now(),
+                        actor="speech",
+                        kind="speech-heard",
+                        data={"text": final[:2000], "unique_id": unique_id},
+                    )
+                )
+            await db.commit()
+            self._publish(ticket, "speech")
+
     # ---- transcriptions after the call -----------------------------------------------------
 
     async def queue_transcription(

@@ -52,11 +52,15 @@ class AudioSocketServer(ConnectionServer):
         peer = writer.get_extra_info("peername")
         listener: Listener | None = None
         try:
-            kind, payload = await asyncio.wait_for(read_frame(reader), FRAME_TIMEOUT)
-            if kind != KIND_UUID or len(payload) != 16:
+            # The header first: a first frame that is not a 16-byte UUID is refused before its
+            # (possibly huge, possibly never sent) payload is waited for.
+            kind, length = struct.unpack(
+                ">BH", await asyncio.wait_for(reader.readexactly(3), FRAME_TIMEOUT)
+            )
+            if kind != KIND_UUID or length != 16:
                 log.warning("AudioSocket from %s: first frame is not a UUID (kind %#x)", peer, kind)
                 return
-            stream = uuid.UUID(bytes=payload)
+            stream = uuid.UUID(bytes=await asyncio.wait_for(reader.readexactly(16), FRAME_TIMEOUT))
             listener = self._listener_for(stream)
             if listener is None:
                 log.warning("AudioSocket from %s: unknown stream %s", peer, stream)

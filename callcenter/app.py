@@ -41,7 +41,6 @@ class Centre:
         require_secrets(config)
         require_routing(config)
         self.config = config
-        self.menu = Menu.from_config(config)
         self.bus = Bus()
         self.engine = create_engine(config.database.url)
         self.store = TicketStore(self.engine, self.bus)
@@ -64,6 +63,7 @@ class Centre:
         # Data files are checked now: a bad edit stops start-up with the file and key named.
         self.lexicon = Lexicon.load(categories=set(config.categories))
         self.gazetteer = Gazetteer.load()
+        self.menu = Menu.from_config(config, self.lexicon)
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
         self.live: LiveSpeech | None = None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..config import CALLTAKER, Category, Config
 from ..live.events import CallRef
+from ..speech.meaning import Lexicon
 from ..tickets.models import Ticket
 from ..tickets.store import TicketStore
 from . import prompts, variables
@@ -49,11 +50,14 @@ class Menu:
     max_wait: int
     # Priority of a call whose nature is not known yet (no category chosen).
     unknown_priority: int = 1
+    # Words → categories, for a caller who skipped the menu but described the emergency.
+    lexicon: Lexicon | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> Menu:
+    def from_config(cls, config: Config, lexicon: Lexicon | None = None) -> Menu:
         ivr = config.ivr
         return cls(
+            lexicon=lexicon,
             keys={digit: choice for choice, digit in ivr.menu.items()},
             categories=dict(config.categories),
             timeout=ivr.menu_timeout,
@@ -116,7 +120,7 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         # Scheduled now, it first runs once the welcome's command is on its way to Asterisk: the
         # database write then overlaps the prompt instead of delaying it.
         ticket_opening()
-        await _converse(channel, menu, result)
+        await _converse(channel, menu, result, tickets)
         ticket = await asyncio.shield(ticket_opening())
         await _hand_over(channel, menu, result, ticket)
     except CallerHungUp:
@@ -140,7 +144,7 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
     return result
 
 
-async def _converse(channel: Channel, menu: Menu, result: IvrResult) -> None:
+async def _converse(channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore) -> None:
     choice, failures = await _menu(channel, menu, result)
     if choice == CALLTAKER:
         return
@@ -159,7 +163,7 @@ async def _converse(channel: Channel, menu: Menu, result: IvrResult) -> None:
             await _describe(channel, menu, result)
         return
     if failures.count("timeout") == len(failures):
-        await _silent_check(channel, menu, result)
+        await _silent_check(channel, menu, result, tickets)
 
 
 async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | None, list[str]]:
@@ -194,11 +198,16 @@ async def _describe(channel: Channel, menu: Menu, result: IvrResult) -> float:
     return speech
 
 
-async def _silent_check(channel: Channel, menu: Menu, result: IvrResult) -> None:
+async def _silent_check(
+    channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore
+) -> None:
     """A caller who pressed nothing may be unable to talk (an intruder nearby, a stroke): listen,
     and if there is no speech, offer a key to press to show they are there and need help."""
     if await _describe(channel, menu, result) >= MIN_SPEECH_SECONDS:
-        return  # they talk but do not press keys: a call-taker will hear them
+        # They talk but do not press keys: a call-taker will hear them; meanwhile their words
+        # suggest the category (its queue priority, and its agency on overflow).
+        await _category_from_words(channel, menu, result, tickets)
+        return
     pressed = await channel.read_digits(prompts.SILENT_OFFER, len(menu.silent_key), menu.timeout)
     if pressed == menu.silent_key:
         result.flags.append(SILENT_BUT_PRESENT)
@@ -208,6 +217,20 @@ async def _silent_check(channel: Channel, menu: Menu, result: IvrResult) -> None
     else:
         result.flags.append(SILENT)
         result.path.append(f"silent:{pressed}" if pressed else SILENT)
+
+
+async def _category_from_words(
+    channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore
+) -> None:
+    if menu.lexicon is None:
+        return
+    heard = await tickets.heard_so_far(channel.unique_id)
+    for category_id in menu.lexicon.categories(heard):
+        category = menu.categories.get(category_id)
+        if category is not None and category.emergency:
+            result.category, result.priority = category.id, category.priority
+            result.path.append(f"words:{category.id}")
+            return
 
 
 async def _informasi(channel: Channel, menu: Menu, result: IvrResult) -> None:

@@ -419,6 +419,12 @@ class TicketStore:
             ticket.recording_path = ticket.recording_path or path
             await db.commit()
 
+    async def heard_so_far(self, unique_id: str) -> str:
+        """What live recognition has understood of this call so far ("" if nothing)."""
+        async with self._sessions() as db:
+            ticket = await self._ticket_of_call(db, unique_id)
+            return ticket.transcript_partial if ticket is not None else ""
+
     async def speech_heard(self, unique_id: str, so_far: str, final: str | None) -> None:
         """What live recognition understood so far (the call-taker sees it when the call pops
         up); each final phrase is also a ticket event."""

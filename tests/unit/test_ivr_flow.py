@@ -211,3 +211,30 @@ async def test_a_ticket_opened_before_the_caller_id_was_known_learns_it(store, m
     assert (ticket.caller_number, ticket.caller_name) == ("081234567890", "Penelepon")
     learned = [e for e in ticket.events if e.kind == "caller-id"]
     assert [e.actor for e in learned] == ["ivr"]
+
+
+async def test_a_caller_who_skips_the_menu_but_talks_gets_a_category_from_their_words(tmp_path):
+    from callcenter.config import default_categories
+    from callcenter.speech.meaning import Lexicon
+
+    store = await ticket_store(tmp_path)
+    menu = Menu.from_config(
+        routing_config(tmp_path), Lexicon.load(categories=set(default_categories()))
+    )
+
+    class Describing(FakeChannel):
+        async def record_description(self, seconds: int, silence: int) -> float:
+            # What live recognition put on the ticket while the caller spoke.
+            await store.speech_heard(self.unique_id, "tolong rumah saya kebakaran", None)
+            return await super().record_description(seconds, silence)
+
+    caller = Describing(presses=["", ""], speech=4.0)  # no key at the menu, twice
+    # Opened from Asterisk's Newchannel as the call arrived, before the IVR.
+    await store.open_ticket(CallRef(unique_id=caller.unique_id), source="asterisk")
+    try:
+        result, ticket = await run(store, menu, caller)
+    finally:
+        await store.engine.dispose()
+    assert "words:fire" in result.path
+    assert (ticket.category, ticket.priority) == ("fire", menu.categories["fire"].priority)
+    assert "silent" not in ticket.flags

@@ -11,7 +11,7 @@ DEV    := var/dev
 run: setup
 	@root=$$(bash scripts/asterisk-root.sh) && \
 	$(BIN)/callcenter dev-setup --dir $(DEV) >/dev/null && \
-	echo "Admin login for the web and API: admin / $$(cat $(DEV)/admin-password)" && \
+	echo "Logins for the console and API (role, user, password):" && cat $(DEV)/logins && \
 	NGALAM_ASTERISK_ROOT=$$root exec $(BIN)/callcenter -c $(DEV)/callcenter.toml run --local-asterisk
 
 test: setup lint

@@ -12,28 +12,55 @@ from typing import Any
 
 from aiohttp import web
 
+from .calltakers.calls import CallControl
+from .calltakers.desk import DeskService
+from .calltakers.protocols import Protocols, load_cards, make_card
 from .config import Config, require_routing, require_secrets
 from .ivr.channel import Channel
 from .ivr.flow import Menu, ivr
 from .live.bus import Bus
-from .live.events import CallEnded, CallEvent
+from .live.events import (
+    CallAnswered,
+    CallCompleted,
+    CallEnded,
+    CallEvent,
+    CallNotPickedUp,
+    CallOffered,
+    MemberChanged,
+    MembersResynced,
+)
 from .routing import overflow
 from .routing.dispatch import Dispatcher
 from .speech.jobs import FIRST_DELAY, Transcriber
 from .speech.live import LiveSpeech
 from .speech.meaning import Gazetteer, Lexicon
 from .speech.model import SpeechModel, SpeechUnavailable, load_model
+from .telephony.actions import AmiTelephony
 from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
 from .telephony.audiosocket import AudioSocketServer
 from .telephony.cdr import CdrReader
-from .telephony.conference import AmiTelephony
 from .tickets.migrations import migrate
 from .tickets.store import TicketStore, create_engine
 from .web.app import create_app
+from .web.services import Services
 
 log = logging.getLogger(__name__)
+
+
+# Seconds each part may take to stop (Asterisk itself gets its own 10 s, then is killed).
+STOP_TIMEOUT = 12.0
+
+# Events about call-takers' desks (the store has no business with most of them).
+_DESK_EVENTS = (
+    MemberChanged,
+    MembersResynced,
+    CallOffered,
+    CallAnswered,
+    CallNotPickedUp,
+    CallCompleted,
+)
 
 
 class Centre:
@@ -59,10 +86,14 @@ class Centre:
             Media(self.paths, config.asterisk.seen_by_asterisk),
         )
         self.ami = AmiClient(config, self._on_call_event, resync_extra=self._cdr_since_last)
-        self.dispatcher = Dispatcher(config, self.store, AmiTelephony(self.ami))
+        telephony = AmiTelephony(self.ami)
+        self.dispatcher = Dispatcher(config, self.store, telephony)
         # Data files are checked now: a bad edit stops start-up with the file and key named.
         self.lexicon = Lexicon.load(categories=set(config.categories))
         self.gazetteer = Gazetteer.load()
+        self.protocols = Protocols(load_cards(config.categories))
+        self.desks = DeskService(config, self.store, self.bus, telephony, self.protocols)
+        self.calls = CallControl(self.store, telephony)
         self.menu = Menu.from_config(config, self.lexicon)
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
@@ -87,8 +118,12 @@ class Centre:
         return await asyncio.to_thread(self.cdr.read_new)
 
     async def _on_call_event(self, event: CallEvent) -> None:
+        # The ticket first, then the desk: a screen-pop shows the ticket as the event left it.
         await self.store.apply(event)
+        if isinstance(event, _DESK_EVENTS):
+            await self.desks.handle(event)
         if isinstance(event, CallEnded):
+            await self.calls.call_ended(event)
             recording = self.paths.recording(event.call.unique_id)
             if recording is not None and recording.exists():
                 await self.store.set_recording(event.call.unique_id, str(recording))
@@ -122,11 +157,25 @@ class Centre:
             await self.asterisk.start()
         await self.ami.start()
         await self._start_speech()
-        self._runner = web.AppRunner(
-            create_app(self.store, self.health, self.config, self.dispatcher), access_log=None
+        # Supervisors' versions of the protocol cards win over the shipped ones.
+        self.protocols.use_edits(
+            make_card(c.category, c.ask, c.tell, c.updated_by)
+            for c in await self.store.protocol_cards()
         )
+        services = Services(
+            config=self.config,
+            store=self.store,
+            bus=self.bus,
+            dispatcher=self.dispatcher,
+            desks=self.desks,
+            calls=self.calls,
+            protocols=self.protocols,
+            gazetteer=self.gazetteer,
+        )
+        self._runner = web.AppRunner(create_app(services, self.health), access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, c.http_bind, c.http_port).start()
+        # Requests are short; a stop waits this long at most for the last ones to finish.
+        await web.TCPSite(self._runner, c.http_bind, c.http_port, shutdown_timeout=5.0).start()
         log.info("web on http://%s:%d", c.http_bind, c.http_port)
 
     async def _start_speech(self) -> None:
@@ -157,17 +206,29 @@ class Centre:
         self.transcriber.start()
 
     async def stop(self) -> None:
+        """Stop every part in order; one that hangs is given up on (and named) so the rest
+        still stop, and the process ends."""
+        parts: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self._runner is not None:
-            await self._runner.cleanup()
+            parts.append(("web", self._runner.cleanup))
         if self.transcriber is not None:
-            await self.transcriber.stop()
-        await self.audiosocket.stop()
-        await self.dispatcher.stop()
-        await self.ami.stop()
+            parts.append(("transcriber", self.transcriber.stop))
+        parts += [
+            ("audiosocket", self.audiosocket.stop),
+            ("dispatcher", self.dispatcher.stop),
+            ("ami", self.ami.stop),
+        ]
         if self.asterisk is not None:
-            await self.asterisk.stop()
-        await self.agi.stop()
-        await self.engine.dispose()
+            parts.append(("asterisk", self.asterisk.stop))
+        parts += [("agi", self.agi.stop), ("database", self.engine.dispose)]
+        for name, stop in parts:
+            try:
+                await asyncio.wait_for(stop(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("stopping %s took over %.0f s; going on without it", name, STOP_TIMEOUT)
+            except Exception:
+                log.exception("stopping %s failed", name)
+        log.info("stopped")
 
 
 async def run(config: Config, *, local_asterisk: bool = False, ready: Any = None) -> None:

@@ -54,14 +54,16 @@ def _welcome(config: Config) -> str:
     lines = [
         "",
         "Ngalam 112 is running.",
-        f"  Web and API:  http://{c.http_bind}:{c.http_port}/  (health: /healthz)",
+        f"  Console:      http://{c.http_bind}:{c.http_port}/console  (health: /healthz)",
     ]
     lines.append(f"  SIP server:   {a.bind}:{a.sip_port} (UDP), codecs u-law/a-law")
     for phone in config.test_callers:
         lines.append(f"  Test caller:  user {phone.extension}  password {phone.secret}  → dial 112")
     for phone in config.calltakers:
+        console = f", console login {phone.username}" if phone.username else ""
         lines.append(
-            f"  Call-taker:   user {phone.extension}  password {phone.secret}  ({phone.name})"
+            f"  Call-taker:   user {phone.extension}  password {phone.secret}  "
+            f"({phone.name}{console})"
         )
     for phone in config.agency_phones:
         lines.append(
@@ -91,6 +93,8 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     config = _load(args)
+    if not config_mod.USERNAME_RE.fullmatch(args.username):
+        raise SystemExit("create-user: the username may have letters, digits and . _ @ - (1-64)")
     if args.role == Role.AGENCY and not args.agency:
         raise SystemExit("create-user: the agency role needs --agency")
     if args.password_stdin:
@@ -130,19 +134,45 @@ def cmd_dev_setup(args: argparse.Namespace) -> int:
         config_path.write_text(_dev_config(directory))
         config_path.chmod(0o600)
     config = config_mod.load(config_path)
-    password_file = directory / "admin-password"
+    logins_file = directory / "logins"
 
     async def work(store: TicketStore) -> None:
-        if await store.user_by_name("admin") is None or not password_file.exists():
-            password = secrets.token_urlsafe(12)
-            if not await store.set_password("admin", hash_password(password)):
-                await store.add_user("admin", hash_password(password), Role.ADMIN)
-            password_file.write_text(password + "\n")
-            password_file.chmod(0o600)
+        """Each development login exists, with the password in `logins` (made anew if lost)."""
+        known = _read_logins(logins_file)
+        lines = []
+        for username, role in DEV_LOGINS:
+            password = known.get(username)
+            if password is None or await store.user_by_name(username) is None:
+                password = secrets.token_urlsafe(12)
+                if not await store.set_password(username, hash_password(password)):
+                    await store.add_user(username, hash_password(password), role)
+            lines.append(f"{role:11s} {username:10s} {password}")
+        logins_file.write_text("\n".join(lines) + "\n")
+        logins_file.chmod(0o600)
 
     asyncio.run(_with_store(config, work))
     print(config_path)
     return 0
+
+
+# Development logins: the two call-takers drive the softphones 2001 and 2002 (see _dev_config).
+DEV_LOGINS = (
+    ("admin", Role.ADMIN),
+    ("petugas1", Role.CALLTAKER),
+    ("petugas2", Role.CALLTAKER),
+    ("penyelia", Role.SUPERVISOR),
+)
+
+
+def _read_logins(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    logins = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            logins[parts[1]] = parts[2]
+    return logins
 
 
 def _dev_config(directory: Path) -> str:
@@ -163,11 +193,13 @@ url = "sqlite+aiosqlite:///{db}"
 [[calltakers]]
 extension = "2001"
 name = "Petugas 1"
+username = "petugas1"
 secret = "{secret()}"
 
 [[calltakers]]
 extension = "2002"
 name = "Petugas 2"
+username = "petugas2"
 secret = "{secret()}"
 
 [[test_callers]]

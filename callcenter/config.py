@@ -18,6 +18,8 @@ from typing import Any
 MIN_SECRET_LENGTH = 12
 EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# Web logins: what `create-user` accepts and what links a call-taker's softphone to the console.
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 class ConfigError(Exception):
@@ -88,6 +90,10 @@ class QueueConfig:
     ring_timeout: int = 15
     # Seconds after a call before the call-taker gets the next one.
     wrapup_time: int = 5
+    # Why a call-taker may pause (the console offers these; reports count them).
+    pause_reasons: list[str] = field(
+        default_factory=lambda: ["istirahat", "salat", "toilet", "briefing", "pelatihan", "lainnya"]
+    )
 
 
 @dataclass
@@ -99,6 +105,14 @@ class Phone:
     secret: str = ""  # env NGALAM_SIP_SECRET_<extension>
     # Codec negotiation stays on u-law/a-law: what carriers and pyVoIP speak, no transcoding.
     dtmf_mode: str = "rfc4733"
+    # Call-takers only: the web login whose console drives this softphone (queue login, pause,
+    # screen-pop). Empty: the phone is in no console's hands.
+    username: str = ""
+
+    @property
+    def interface(self) -> str:
+        """How Asterisk names this phone as a queue member and in device state."""
+        return f"PJSIP/{self.extension}"
 
 
 @dataclass
@@ -211,6 +225,14 @@ class Config:
     def agency(self, agency_id: str) -> Agency | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
 
+    def calltaker_of(self, username: str) -> Phone | None:
+        """The softphone a web login drives, if any."""
+        return next((p for p in self.calltakers if username and p.username == username), None)
+
+    def calltaker_at(self, interface: str) -> Phone | None:
+        """The call-taker whose phone Asterisk names `interface` (e.g. PJSIP/2001)."""
+        return next((p for p in self.calltakers if p.interface == interface), None)
+
 
 def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None) -> Config:
     """Read the TOML file (defaults only if path is None) and apply environment overrides."""
@@ -314,12 +336,14 @@ def _typed(value: Any, kind: type, source: str, name: str) -> Any:
 def _phones(values: Any, section: str, source: str) -> list[Phone]:
     if not isinstance(values, list):
         raise ConfigError(source, section, "must be an array of tables ([[...]])")
-    phones = []
+    phones: list[Phone] = []
     for i, item in enumerate(values):
         key = f"{section}[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(source, key, "must be a table")
         allowed = {"extension", "name", "secret", "dtmf_mode"}
+        if section == "calltakers":
+            allowed.add("username")
         for k in item:
             if k not in allowed:
                 raise ConfigError(source, f"{key}.{k}", "unknown key")
@@ -331,8 +355,9 @@ def _phones(values: Any, section: str, source: str) -> list[Phone]:
             name=_typed(item["name"], str, source, f"{key}.name"),
             secret=_typed(item.get("secret", ""), str, source, f"{key}.secret"),
             dtmf_mode=_typed(item.get("dtmf_mode", "rfc4733"), str, source, f"{key}.dtmf_mode"),
+            username=_typed(item.get("username", ""), str, source, f"{key}.username"),
         )
-        if not EXTENSION_RE.match(phone.extension):
+        if not EXTENSION_RE.fullmatch(phone.extension):
             raise ConfigError(source, f"{key}.extension", "must be 2 to 8 digits")
         if phone.extension == "112":
             raise ConfigError(source, f"{key}.extension", "112 is the emergency number itself")
@@ -340,6 +365,12 @@ def _phones(values: Any, section: str, source: str) -> list[Phone]:
             raise ConfigError(source, f"{key}.dtmf_mode", "must be rfc4733, inband, info or auto")
         if any(c in phone.name for c in '\r\n"<>;'):
             raise ConfigError(source, f"{key}.name", "must not contain quotes, <, >, ; or newlines")
+        if phone.username and not USERNAME_RE.fullmatch(phone.username):
+            raise ConfigError(source, f"{key}.username", "letters, digits and . _ @ - only (1-64)")
+        if phone.username and any(p.username == phone.username for p in phones):
+            raise ConfigError(
+                source, f"{key}.username", f"{phone.username!r} already drives another phone"
+            )
         phones.append(phone)
     return phones
 
@@ -360,7 +391,7 @@ def _categories(values: Any, source: str) -> dict[str, Category]:
     categories = {}
     for cid, item in _table(values, "categories", source).items():
         key = f"categories.{cid}"
-        if not NAME_RE.match(cid) or cid == CALLTAKER:
+        if not NAME_RE.fullmatch(cid) or cid == CALLTAKER:
             raise ConfigError(source, key, "letters, digits, - and _ only; 'calltaker' is reserved")
         _only(_table(item, key, source), {"name", "priority", "emergency"}, key, source)
         category = Category(
@@ -420,14 +451,14 @@ def _agencies(values: Any, source: str) -> list[Agency]:
             backup=_typed(item.get("backup", ""), str, source, f"{key}.backup"),
             ring_timeout=_typed(item.get("ring_timeout", 20), int, source, f"{key}.ring_timeout"),
         )
-        if not NAME_RE.match(agency.id):
+        if not NAME_RE.fullmatch(agency.id):
             raise ConfigError(source, f"{key}.id", "letters, digits, - and _ only")
         if any(a.id == agency.id for a in agencies):
             raise ConfigError(source, f"{key}.id", f"duplicate agency {agency.id!r}")
         if any(c in agency.name for c in '\r\n"<>;'):
             raise ConfigError(source, f"{key}.name", "must not contain quotes, <, >, ; or newlines")
         for k, target in (("primary", agency.primary), ("backup", agency.backup)):
-            if target and not DIAL_TARGET_RE.match(target):
+            if target and not DIAL_TARGET_RE.fullmatch(target):
                 raise ConfigError(
                     source, f"{key}.{k}", f"not a dial target like PJSIP/7001, got {target[:80]!r}"
                 )
@@ -488,12 +519,21 @@ def _validate(config: Config) -> None:
             raise ConfigError(src, key, f"must be a port number 1-65535, got {port}")
     if a.rtp_end - a.rtp_start < 10:
         raise ConfigError(src, "asterisk.rtp_end", "RTP range must span at least 10 ports")
-    if not NAME_RE.match(a.instance):
+    if not NAME_RE.fullmatch(a.instance):
         raise ConfigError(src, "asterisk.instance", "letters, digits, - and _ only")
-    if not NAME_RE.match(a.ami_user):
+    if not NAME_RE.fullmatch(a.ami_user):
         raise ConfigError(src, "asterisk.ami_user", "letters, digits, - and _ only")
-    if not NAME_RE.match(config.queue.name):
+    if not NAME_RE.fullmatch(config.queue.name):
         raise ConfigError(src, "queue.name", "letters, digits, - and _ only")
+    reasons = config.queue.pause_reasons
+    if not reasons or not all(isinstance(r, str) and NAME_RE.fullmatch(r) for r in reasons):
+        raise ConfigError(src, "queue.pause_reasons", "a list of words (letters, digits, - and _)")
+    for name, seconds, low, high in (
+        ("queue.ring_timeout", config.queue.ring_timeout, 3, 120),
+        ("queue.wrapup_time", config.queue.wrapup_time, 0, 600),
+    ):
+        if not low <= seconds <= high:
+            raise ConfigError(src, name, f"must be {low}-{high}, got {seconds}")
     if not c.ami_reconnect_min > 0 or c.ami_reconnect_max < c.ami_reconnect_min:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
     _validate_ivr(config)
@@ -545,7 +585,7 @@ def _validate_ivr(config: Config) -> None:
     if not 1 <= len(ivr.silent_key) <= 4 or not ivr.silent_key.isdigit():
         raise ConfigError(src, "ivr.silent_key", "must be 1 to 4 digits")
     for prompt in ivr.information_prompts:
-        if not isinstance(prompt, str) or not re.match(r"^[a-z0-9_/-]{1,64}$", prompt):
+        if not isinstance(prompt, str) or not re.fullmatch(r"[a-z0-9_/-]{1,64}", prompt):
             raise ConfigError(src, "ivr.information_prompts", f"not a prompt name: {prompt!r}")
     for i, agency in enumerate(config.agencies):
         for category in agency.categories:

@@ -9,6 +9,7 @@ packages=(
   espeak-ng sox ffmpeg  # Indonesian prompts and test speech; pydub needs ffmpeg
   sqlite3               # inspecting the default database by hand
   postgresql            # the production database, exercised by tests
+  chromium              # the console's browser tests (driven by Playwright, no browser download)
 )
 
 missing=()

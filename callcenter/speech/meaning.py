@@ -217,6 +217,15 @@ class Gazetteer:
                 )
         return cls(names)
 
+    def districts(self) -> dict[str, list[str]]:
+        """Each kecamatan with its kelurahan, as the data file spells them."""
+        found: dict[str, list[str]] = {}
+        for n in self.names:
+            kelurahan = found.setdefault(n.kecamatan, [])
+            if n.is_kelurahan:
+                kelurahan.append(n.name)
+        return found
+
     def place(self, text: str) -> Place | None:
         """Where the caller is, from the first place they name (a kelurahan names its kecamatan;
         a name that is both, like Sukun, is the kecamatan unless they said "kelurahan")."""

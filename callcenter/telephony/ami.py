@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,11 +22,17 @@ from ..live.events import (
     CallAbandoned,
     CallAnswered,
     CallArrived,
+    CallCompleted,
     CallEnded,
     CallEvent,
+    CallNotPickedUp,
+    CallOffered,
     CallQueued,
     CallRef,
     CallSeen,
+    MemberChanged,
+    MembersResynced,
+    QueueMember,
 )
 
 log = logging.getLogger(__name__)
@@ -93,13 +99,60 @@ def _hangup(event: Ami) -> CallEvent | None:
     return CallEnded(_call(event), cause=event.get("Cause-txt", event.get("Cause", "")))
 
 
+def queue_member(event: Ami) -> QueueMember:
+    """The member record every QueueMember* event (and QueueStatus) carries."""
+    return QueueMember(
+        interface=event.get("Interface", event.get("Location", "")),
+        name=event.get("MemberName", event.get("Name", "")),
+        queue=event.get("Queue", ""),
+        device=_int(event.get("Status")),
+        paused=event.get("Paused") == "1",
+        reason=event.get("PausedReason", "")[:64],
+        in_call=event.get("InCall") == "1",
+        last_call=float(_int(event.get("LastCall"))),
+        wrapup=_int(event.get("Wrapuptime")),
+        calls_taken=_int(event.get("CallsTaken")),
+    )
+
+
+def _member_changed(event: Ami) -> CallEvent | None:
+    return MemberChanged(queue_member(event), logged_in=event.get("Event") != "QueueMemberRemoved")
+
+
+def _agent_called(event: Ami) -> CallEvent | None:
+    return CallOffered(_call(event), interface=event.get("Interface", ""))
+
+
+def _agent_ring_no_answer(event: Ami) -> CallEvent | None:
+    ring_ms = _int(event.get("RingTime"))
+    return CallNotPickedUp(
+        _call(event), interface=event.get("Interface", ""), ring_seconds=ring_ms / 1000
+    )
+
+
+def _agent_complete(event: Ami) -> CallEvent | None:
+    return CallCompleted(
+        _call(event),
+        interface=event.get("Interface", ""),
+        talk_seconds=float(_int(event.get("TalkTime"))),
+        reason=event.get("Reason", "")[:32],
+    )
+
+
 # The subscription table: Asterisk event → translation into a domain event (None: not ours).
 EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "Newchannel": _new_channel,
     "QueueCallerJoin": _queue_caller_join,
+    "AgentCalled": _agent_called,
+    "AgentRingNoAnswer": _agent_ring_no_answer,
     "AgentConnect": _agent_connect,
+    "AgentComplete": _agent_complete,
     "QueueCallerAbandon": _queue_caller_abandon,
     "Hangup": _hangup,
+    "QueueMemberAdded": _member_changed,
+    "QueueMemberRemoved": _member_changed,
+    "QueueMemberPause": _member_changed,
+    "QueueMemberStatus": _member_changed,
 }
 
 
@@ -127,6 +180,16 @@ def channels_to_resync(channels: list[Ami], at: datetime) -> list[CallEvent]:
             )
         )
     return seen
+
+
+def members_to_resync(replies: Sequence[Ami], queue: str, at: datetime) -> MembersResynced:
+    """The call-takers in our queue right now (QueueStatus's QueueMember events)."""
+    members = [
+        queue_member(m)
+        for m in replies
+        if m.get("Event") == "QueueMember" and m.get("Queue") == queue
+    ]
+    return MembersResynced(tuple(members), at=at)
 
 
 def _duration(text: str) -> timedelta:
@@ -194,6 +257,7 @@ class AmiClient:
     ):
         self._handle = handle
         self._resync_extra = resync_extra
+        self._queue = config.queue.name
         self._events: asyncio.Queue[CallEvent | str] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -226,11 +290,14 @@ class AmiClient:
         if self._consumer is not None:
             self._consumer.cancel()
 
-    async def send(self, action: dict[str, str]) -> Any:
+    async def send(self, action: dict[str, str], *, single: bool = False) -> Any:
+        """Send an action; its reply (or list of event replies). `single`: the action answers
+        with one message only. panoramisk guesses from the reply's words otherwise, and takes
+        QueueAdd's "Added interface to queue" for the start of a list that never ends."""
         for key, value in action.items():
             if any(c in str(value) for c in "\r\n"):
                 raise ValueError(f"AMI action field {key!r} contains a line break")
-        return await self.manager.send_action(action)
+        return await self.manager.send_action(action, as_list=False if single else None)
 
     def _on_event(self, _manager: Manager, message: Any) -> None:
         try:
@@ -275,6 +342,14 @@ class AmiClient:
         reply = await self.send({"Action": "CoreShowChannels"})
         channels = reply if isinstance(reply, list) else []
         events.extend(channels_to_resync([dict(m) for m in channels], datetime.now(UTC)))
-        log.info("AMI resync: %d 112 calls found", len(events))
+        calls = len(events)
+        # Who is at the queue now: call-takers may have joined, paused or left while we were away.
+        reply = await self.send({"Action": "QueueStatus", "Queue": self._queue})
+        members = [dict(m) for m in (reply if isinstance(reply, list) else [])]
+        resynced = members_to_resync(members, self._queue, datetime.now(UTC))
+        events.append(resynced)
+        log.info(
+            "AMI resync: %d 112 calls, %d call-takers in the queue", calls, len(resynced.members)
+        )
         for event in events:
             await self._handle(event)

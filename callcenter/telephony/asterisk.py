@@ -52,7 +52,7 @@ class InstancePaths:
     def recording(self, unique_id: str, part: str = "") -> Path | None:
         """Where this call's recording (or a part of it, such as "describe") is written; None for an
         id that is not Asterisk's (AGI and AMI input is untrusted: no path tricks)."""
-        if not _UNIQUE_ID.match(unique_id) or (part and not part.isalpha()):
+        if not _UNIQUE_ID.fullmatch(unique_id) or (part and not part.isalpha()):
             return None
         return self.recordings / (f"{unique_id}-{part}.wav" if part else f"{unique_id}.wav")
 

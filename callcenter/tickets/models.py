@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -51,6 +61,16 @@ class Ticket(Base):
     who: Mapped[str] = mapped_column(Text, default="")
     kecamatan: Mapped[str | None] = mapped_column(String(64))
     kelurahan: Mapped[str | None] = mapped_column(String(64))
+    # Street address and a landmark the responders can find ("depan Alun-alun Tugu").
+    address: Mapped[str] = mapped_column(Text, default="")
+    landmark: Mapped[str] = mapped_column(Text, default="")
+    # Protocol-card items the call-taker ticked: item id → the item's text when it was ticked.
+    checklist: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # How the call-taker classified the call when closing the ticket (the national 112 types:
+    # darurat, informasi, prank, ghost, tidak-tercatat); None while the ticket is open.
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
     transcript: Mapped[str] = mapped_column(Text, default="")
     transcript_partial: Mapped[str] = mapped_column(Text, default="")
     recording_path: Mapped[str | None] = mapped_column(Text)
@@ -78,6 +98,7 @@ class Ticket(Base):
         Index("ix_tickets_arrived_at", "arrived_at"),
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_caller_number", "caller_number"),
+        Index("ix_tickets_outcome", "outcome"),
     )
 
 
@@ -102,8 +123,10 @@ class Call(Base):
     # can be moved into a conference when they dispatch an agency.
     calltaker: Mapped[str | None] = mapped_column(String(64))
     calltaker_channel: Mapped[str | None] = mapped_column(String(256))
-    # The ConfBridge the call is in once an agency was brought in.
+    # The ConfBridge the call is in once an agency was brought in (or it came back from hold).
     conference: Mapped[str | None] = mapped_column(String(64))
+    # The call-taker put the caller on hold (music) and waits to take the call back.
+    held: Mapped[bool] = mapped_column(Boolean, default=False)
 
     ticket: Mapped[Ticket] = relationship(back_populates="calls")
 
@@ -178,6 +201,34 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class DeskEvent(Base):
+    """A call-taker's session at the queue: logged in, paused (why), resumed, logged out; who did
+    it (themselves or a supervisor) and when."""
+
+    __tablename__ = "desk_events"
+    __table_args__ = (Index("ix_desk_events_extension_at", "extension", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    extension: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # login, logout, pause, unpause
+    reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProtocolCard(Base):
+    """A supervisor's version of a category's protocol card (what to ask, what to tell); without
+    one, the card shipped in calltakers/data/protocols-id.toml is shown."""
+
+    __tablename__ = "protocol_cards"
+
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ask: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tell: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
 class User(Base):

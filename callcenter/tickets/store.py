@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import UOWTransaction, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from ..live.bus import Bus
 from ..live.events import (
@@ -34,7 +36,20 @@ from ..live.events import (
 )
 from . import rules
 from .caller_id import sanitise
-from .models import Call, Dispatch, Session, Ticket, TicketEvent, Transcription, User, now
+from .edits import TicketEdit
+from .models import (
+    Call,
+    DeskEvent,
+    Dispatch,
+    ProtocolCard,
+    Session,
+    Ticket,
+    TicketEvent,
+    Transcription,
+    User,
+    now,
+)
+from .views import event_json, ticket_summary
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +68,54 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+class _PublishingSession(OrmSession):
+    """Publishes every ticket event on the live bus once its transaction commits (never before: a
+    rolled-back change did not happen), in the order written. One mechanism for every write path,
+    so the live views cannot miss an event a store method forgot to announce."""
+
+
+@event.listens_for(_PublishingSession, "after_flush")
+def _collect_events(session: OrmSession, _flush: UOWTransaction) -> None:
+    pending = session.info.setdefault("events", [])
+    pending.extend(obj for obj in session.new if isinstance(obj, TicketEvent))
+
+
+@event.listens_for(_PublishingSession, "after_commit")
+def _publish_committed(session: OrmSession) -> None:
+    events: list[TicketEvent] = session.info.pop("events", [])
+    changes: list[tuple[Ticket, str]] = session.info.pop("changes", [])
+    bus: Bus | None = session.info.get("bus")
+    if bus is None:
+        return
+    for ev in sorted(events, key=lambda e: e.id):
+        ticket = ev.__dict__.get("ticket") or session.identity_map.get(
+            identity_key(Ticket, ev.ticket_id)
+        )
+        if ticket is None:
+            # A store method wrote an event without its ticket in the session: still announce it.
+            log.error("ticket %d: event %s published without the ticket", ev.ticket_id, ev.kind)
+            bus.publish(TicketChanged(ev.ticket_id, ev.kind, "", event=event_json(ev)))
+            continue
+        bus.publish(
+            TicketChanged(
+                ticket.id, ev.kind, ticket.status, ticket_summary(ticket), event_json(ev), at=ev.at
+            )
+        )
+    for ticket, kind in changes:
+        bus.publish(TicketChanged(ticket.id, kind, ticket.status, ticket_summary(ticket)))
+
+
+@event.listens_for(_PublishingSession, "after_rollback")
+def _forget_events(session: OrmSession) -> None:
+    session.info.pop("events", None)
+    session.info.pop("changes", None)
+
+
+def _changed(db: AsyncSession, ticket: Ticket, kind: str) -> None:
+    """Announce, once committed, a change that writes no ticket event (the live transcript)."""
+    db.sync_session.info.setdefault("changes", []).append((ticket, kind))
 
 
 def _record_on_call(call_row: Call, kind: str, at: datetime, data: dict[str, Any]) -> bool:
@@ -75,6 +138,10 @@ def _record_on_call(call_row: Call, kind: str, at: datetime, data: dict[str, Any
     return False
 
 
+# Outcomes that are also flags on the ticket.
+OUTCOME_FLAGS = ("informasi", "prank")
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -82,7 +149,12 @@ def token_hash(token: str) -> str:
 class TicketStore:
     def __init__(self, engine: AsyncEngine, bus: Bus | None = None):
         self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            engine,
+            expire_on_commit=False,
+            sync_session_class=_PublishingSession,
+            info={"bus": bus},
+        )
         self._bus = bus
 
     async def ping(self) -> None:
@@ -152,7 +224,6 @@ class TicketStore:
                     raise
                 return existing
             log.info("call %s: ticket %d opened (%s)", call.unique_id, ticket.id, source)
-            self._publish(ticket, "opened")
             return ticket
 
     async def ivr_done(
@@ -173,9 +244,8 @@ class TicketStore:
                 ticket.category = category
             ticket.priority = max(ticket.priority, priority)
             ticket.flags = [*ticket.flags, *(f for f in flags if f not in ticket.flags)]
-            db.add(TicketEvent(ticket_id=ticket.id, actor="ivr", kind="ivr-done", data=data))
+            db.add(TicketEvent(ticket=ticket, actor="ivr", kind="ivr-done", data=data))
             await db.commit()
-            self._publish(ticket, "ivr-done")
 
     async def call(self, unique_id: str) -> Call | None:
         """A caller's call with its ticket."""
@@ -193,17 +263,42 @@ class TicketStore:
                 call_row.conference = conference
                 await db.commit()
 
+    async def set_held(self, unique_id: str, held: bool, actor: str) -> None:
+        """The caller went on hold or came back (a `hold`/`resumed` event on the ticket)."""
+        async with self._sessions() as db:
+            call_row = await db.scalar(select(Call).where(Call.unique_id == unique_id[:64]))
+            if call_row is None or call_row.held == held:
+                return
+            call_row.held = held
+            ticket = await db.get_one(Ticket, call_row.ticket_id)
+            kind = "hold" if held else "resumed"
+            db.add(
+                TicketEvent(ticket=ticket, actor=actor, kind=kind, data={"unique_id": unique_id})
+            )
+            await db.commit()
+
+    async def agency_on_call(self, unique_id: str) -> bool:
+        """Whether an agency answered into this call and has not left it."""
+        async with self._sessions() as db:
+            found = await db.scalar(
+                select(Dispatch.id).where(
+                    Dispatch.unique_id == unique_id[:64],
+                    Dispatch.answered_at.is_not(None),
+                    Dispatch.ended_at.is_(None),
+                )
+            )
+            return found is not None
+
     async def note(self, unique_id: str, actor: str, kind: str, data: dict[str, Any]) -> int | None:
         """Add an event to the call's ticket (opening none); returns the ticket id."""
         async with self._sessions() as db:
             ticket = await self._ticket_of_call(db, unique_id)
             if ticket is None:
                 return None
-            db.add(TicketEvent(ticket_id=ticket.id, actor=actor, kind=kind, data=data))
+            db.add(TicketEvent(ticket=ticket, actor=actor, kind=kind, data=data))
             if kind == "overflow" and "overflow" not in ticket.flags:
                 ticket.flags = [*ticket.flags, "overflow"]
             await db.commit()
-            self._publish(ticket, kind)
             return ticket.id
 
     # ---- dispatches to agencies -----------------------------------------------------------
@@ -212,8 +307,9 @@ class TicketStore:
         self, call: CallRef, agency: str, target: str, mode: str, actor: str
     ) -> Dispatch:
         """An agency target starts ringing for this call (opening the ticket if need be)."""
-        ticket = await self.open_ticket(call, source="reconciled")
+        opened = await self.open_ticket(call, source="reconciled")
         async with self._sessions() as db:
+            ticket = await db.get_one(Ticket, opened.id)
             dispatch = Dispatch(
                 ticket_id=ticket.id,
                 unique_id=call.unique_id[:64],
@@ -229,7 +325,7 @@ class TicketStore:
             dispatch.leg_id = f"{DISPATCH_LEG_PREFIX}{dispatch.id}"
             db.add(
                 TicketEvent(
-                    ticket_id=ticket.id,
+                    ticket=ticket,
                     actor=actor,
                     kind="dispatch-ringing",
                     data={
@@ -241,7 +337,6 @@ class TicketStore:
                 )
             )
             await db.commit()
-            self._publish(ticket, "dispatch-ringing")
             return dispatch
 
     async def dispatch_outcome(
@@ -271,7 +366,7 @@ class TicketStore:
                 dispatch.outcome = "ended" if dispatch.answered_at else outcome
             db.add(
                 TicketEvent(
-                    ticket_id=ticket.id,
+                    ticket=ticket,
                     actor="asterisk",
                     kind=f"dispatch-{outcome}",
                     data={
@@ -284,25 +379,30 @@ class TicketStore:
                 )
             )
             await db.commit()
-            self._publish(ticket, f"dispatch-{outcome}")
 
     async def dispatch_failed(self, call: CallRef, agency: str, actor: str) -> None:
         """No target of the agency answered: alert whoever has the call."""
-        ticket = await self.open_ticket(call, source="reconciled")
+        opened = await self.open_ticket(call, source="reconciled")
         async with self._sessions() as db:
+            ticket = await db.get_one(Ticket, opened.id)
+            call_row = await db.scalar(select(Call).where(Call.unique_id == call.unique_id[:64]))
             db.add(
                 TicketEvent(
-                    ticket_id=ticket.id,
+                    ticket=ticket,
                     actor=actor,
                     kind="dispatch-failed",
                     data={"agency": agency},
                 )
             )
             await db.commit()
-        self._publish(ticket, "dispatch-failed")
         if self._bus is not None:
             self._bus.publish(
-                DispatchAlert(ticket_id=ticket.id, unique_id=call.unique_id, agency=agency)
+                DispatchAlert(
+                    ticket_id=ticket.id,
+                    unique_id=call.unique_id,
+                    agency=agency,
+                    calltaker=(call_row.calltaker or "") if call_row else "",
+                )
             )
 
     async def _agency_leg_ended(self, event: AgencyLegEnded) -> None:
@@ -399,7 +499,7 @@ class TicketStore:
                 setattr(ticket, stamp, at)
             db.add(
                 TicketEvent(
-                    ticket_id=ticket.id,
+                    ticket=ticket,
                     at=at,
                     actor="asterisk",
                     kind=kind,
@@ -407,7 +507,6 @@ class TicketStore:
                 )
             )
             await db.commit()
-            self._publish(ticket, kind)
 
     async def set_recording(self, unique_id: str, path: str) -> None:
         async with self._sessions() as db:
@@ -443,8 +542,9 @@ class TicketStore:
                         data={"text": final[:2000], "unique_id": unique_id},
                     )
                 )
+            else:
+                _changed(db, ticket, "speech")
             await db.commit()
-            self._publish(ticket, "speech")
 
     # ---- transcriptions after the call -----------------------------------------------------
 
@@ -528,7 +628,6 @@ class TicketStore:
             for kind, data in events:
                 db.add(TicketEvent(ticket=ticket, at=at, actor="speech", kind=kind, data=data))
             await db.commit()
-            self._publish(ticket, "transcribed")
 
     async def transcription_failed(
         self, job_id: int, error: str, retry_at: datetime | None
@@ -536,6 +635,7 @@ class TicketStore:
         """Record the failure on the job and the ticket; retry later, or give up (status failed)."""
         async with self._sessions() as db:
             job = await db.get_one(Transcription, job_id)
+            ticket = await db.get_one(Ticket, job.ticket_id)
             job.attempts += 1
             job.error = error[:2000]
             if retry_at is None:
@@ -544,7 +644,7 @@ class TicketStore:
                 job.next_try_at = retry_at
             db.add(
                 TicketEvent(
-                    ticket_id=job.ticket_id,
+                    ticket=ticket,
                     at=now(),
                     actor="speech",
                     kind="transcription-failed",
@@ -557,6 +657,133 @@ class TicketStore:
                 )
             )
             await db.commit()
+
+    # ---- what call-takers do with a ticket ----------------------------------------------------
+
+    async def update_ticket(
+        self, ticket_id: int, edit: TicketEdit, actor: str, item_texts: dict[str, str]
+    ) -> Ticket | None:
+        """Apply a checked edit; one `edited` event lists what changed, from what, to what (none
+        when nothing did). `item_texts`: protocol item id → its text, kept with each tick."""
+        async with self._sessions() as db:
+            ticket = await db.get(Ticket, ticket_id)
+            if ticket is None:
+                return None
+            changes: dict[str, dict[str, Any]] = {}
+
+            def change(name: str, old: Any, new: Any) -> None:
+                if old != new:
+                    changes[name] = {"from": old, "to": new}
+                    setattr(ticket, name, new)
+
+            for name, value in edit.text.items():
+                change(name, getattr(ticket, name), value)
+            if edit.has_category:
+                change("category", ticket.category, edit.category)
+            for name, value in edit.place.items():
+                change(name, getattr(ticket, name), value or None)
+            if edit.flags:
+                flags = [f for f in ticket.flags if edit.flags.get(f, True)]
+                flags += [f for f, on in edit.flags.items() if on and f not in flags]
+                change("flags", list(ticket.flags), flags)
+            if edit.checklist:
+                ticked = dict(ticket.checklist)
+                for item, on in edit.checklist.items():
+                    if on:
+                        ticked.setdefault(item, item_texts.get(item, item))
+                    else:
+                        ticked.pop(item, None)
+                change("checklist", dict(ticket.checklist), ticked)
+            if changes:
+                db.add(TicketEvent(ticket=ticket, actor=actor, kind="edited", data=changes))
+                await db.commit()
+            return ticket
+
+    async def close_ticket(self, ticket_id: int, outcome: str, actor: str) -> Ticket | None:
+        """Classify the call and close its ticket; a closed ticket keeps its first outcome
+        (raises ValueError) — a correction is an edit by a supervisor, not a second close."""
+        async with self._sessions() as db:
+            ticket = await db.get(Ticket, ticket_id)
+            if ticket is None:
+                return None
+            if ticket.closed_at is not None:
+                raise ValueError(f"already closed as {ticket.outcome} by {ticket.closed_by}")
+            ticket.outcome, ticket.closed_at, ticket.closed_by = outcome, now(), actor
+            # A non-emergency or prank call is flagged as such whoever found out: the IVR's menu
+            # or the call-taker.
+            if outcome in OUTCOME_FLAGS and outcome not in ticket.flags:
+                ticket.flags = [*ticket.flags, outcome]
+            db.add(
+                TicketEvent(ticket=ticket, actor=actor, kind="closed", data={"outcome": outcome})
+            )
+            await db.commit()
+            return ticket
+
+    async def history(self, caller_number: str, before: int, limit: int = 10) -> list[Ticket]:
+        """Earlier tickets of this number, newest first. Nothing for an unknown number: anonymous
+        callers are not one person."""
+        if not caller_number:
+            return []
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(Ticket)
+                    .where(Ticket.caller_number == caller_number, Ticket.id < before)
+                    .order_by(Ticket.id.desc())
+                    .limit(limit)
+                )
+            )
+
+    async def calls_of_calltaker(self, interface: str, limit: int = 5) -> list[Call]:
+        """The latest calls this queue member answered, newest first, with their tickets."""
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(Call)
+                    .where(Call.calltaker == interface[:64])
+                    .order_by(Call.id.desc())
+                    .limit(limit)
+                    .options(selectinload(Call.ticket))
+                )
+            )
+
+    # ---- call-takers' sessions at the queue ---------------------------------------------------
+
+    async def record_desk(
+        self, extension: str, actor: str, kind: str, reason: str | None = None
+    ) -> None:
+        async with self._sessions() as db:
+            db.add(DeskEvent(extension=extension, actor=actor, kind=kind, reason=reason))
+            await db.commit()
+
+    async def desk_events(self, extension: str, limit: int = 100) -> list[DeskEvent]:
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(DeskEvent)
+                    .where(DeskEvent.extension == extension)
+                    .order_by(DeskEvent.id.desc())
+                    .limit(limit)
+                )
+            )
+
+    # ---- protocol cards ---------------------------------------------------------------------
+
+    async def protocol_cards(self) -> list[ProtocolCard]:
+        async with self._sessions() as db:
+            return list(await db.scalars(select(ProtocolCard)))
+
+    async def save_protocol_card(
+        self, category: str, ask: list[str], tell: list[str], actor: str
+    ) -> ProtocolCard:
+        async with self._sessions() as db:
+            card = await db.get(ProtocolCard, category)
+            if card is None:
+                card = ProtocolCard(category=category)
+                db.add(card)
+            card.ask, card.tell, card.updated_by, card.updated_at = ask, tell, actor, now()
+            await db.commit()
+            return card
 
     async def list_tickets(
         self,
@@ -622,10 +849,6 @@ class TicketStore:
     async def _ticket_of_call(self, db: AsyncSession, unique_id: str) -> Ticket | None:
         return await db.scalar(select(Ticket).join(Call).where(Call.unique_id == unique_id[:64]))
 
-    def _publish(self, ticket: Ticket, kind: str) -> None:
-        if self._bus is not None:
-            self._bus.publish(TicketChanged(ticket_id=ticket.id, kind=kind, status=ticket.status))
-
     # ---- users and sessions -------------------------------------------------------------
 
     async def add_user(
@@ -645,6 +868,10 @@ class TicketStore:
             user.password_hash = password_hash
             await db.commit()
             return True
+
+    async def users(self) -> list[User]:
+        async with self._sessions() as db:
+            return list(await db.scalars(select(User).order_by(User.username)))
 
     async def user_by_name(self, username: str) -> User | None:
         async with self._sessions() as db:

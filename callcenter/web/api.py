@@ -1,112 +1,49 @@
-"""The JSON API (documented in README.md). Thin: parse and check input, call the store, shape output."""
+"""The JSON API (documented in README.md). Thin: parse and check input, call a service or the
+store, shape output. Every route names the roles it admits; a call-taker steers only the calls
+they answered and their own desk."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from ..config import Config
-from ..routing.dispatch import Dispatcher, DispatchError
-from ..tickets.models import Dispatch, Ticket, TicketEvent, User
+from ..calltakers.calls import CallError, answered_by
+from ..calltakers.desk import DeskError, Wanted
+from ..calltakers.protocols import GENERAL, CardError, check_items, make_card
+from ..config import USERNAME_RE
+from ..routing.dispatch import DispatchError
+from ..tickets.edits import EditError, parse_edit, parse_outcome
+from ..tickets.models import Call, Ticket, User
 from ..tickets.rules import Status
-from .auth import SESSION_COOKIE, SESSION_LIFETIME, STORE_KEY, USER_KEY, Role, login, requires
+from ..tickets.views import ticket_detail, ticket_summary
+from .auth import SESSION_COOKIE, USER_KEY, Role, hash_password, login, requires, session_cookie
+from .services import SERVICES, Services
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
-# Who may steer a live call (bring an agency in): the people at the 112 desk.
+# The people at the 112 desk: they edit tickets and steer live calls.
 DESK = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN)
+# Who may act on another call-taker's desk or call, see every desk, and edit protocol cards.
+OVERSEERS = (Role.SUPERVISOR, Role.ADMIN)
 MAX_BODY = 64 * 1024
-CONFIG_KEY = web.AppKey("config", Config)
-DISPATCHER_KEY = web.AppKey("dispatcher", Dispatcher)
 UNIQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 
 
 def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
     return status(text=json.dumps({"error": message}), content_type="application/json")
 
 
-def _time(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def _services(request: web.Request) -> Services:
+    return request.app[SERVICES]
 
 
-def ticket_json(ticket: Ticket, *, detail: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": ticket.id,
-        "caller_number": ticket.caller_number,
-        "caller_name": ticket.caller_name,
-        "category": ticket.category,
-        "priority": ticket.priority,
-        "agency": ticket.agency,
-        "status": ticket.status,
-        "source": ticket.source,
-        "what": ticket.what,
-        "where": ticket.where,
-        "who": ticket.who,
-        "kecamatan": ticket.kecamatan,
-        "kelurahan": ticket.kelurahan,
-        "flags": ticket.flags,
-        "recording_path": ticket.recording_path,
-        "arrived_at": _time(ticket.arrived_at),
-        "ivr_done_at": _time(ticket.ivr_done_at),
-        "queued_at": _time(ticket.queued_at),
-        "answered_at": _time(ticket.answered_at),
-        "dispatched_at": _time(ticket.dispatched_at),
-        "ended_at": _time(ticket.ended_at),
-    }
-    if detail:
-        data["transcript"] = ticket.transcript
-        data["transcript_partial"] = ticket.transcript_partial
-        data["calls"] = [
-            {
-                "unique_id": c.unique_id,
-                "channel": c.channel,
-                "started_at": _time(c.started_at),
-                "answered_at": _time(c.answered_at),
-                "ended_at": _time(c.ended_at),
-                "hangup_cause": c.hangup_cause,
-                "recording_path": c.recording_path,
-            }
-            for c in ticket.calls
-        ]
-        data["events"] = [_event_json(e) for e in ticket.events]
-        data["dispatches"] = [_dispatch_json(d) for d in ticket.dispatches]
-        data["transcriptions"] = [
-            {
-                "id": t.id,
-                "unique_id": t.unique_id,
-                "status": t.status,
-                "attempts": t.attempts,
-                "error": t.error,
-                "text": t.text,
-                "words": t.words,
-                "seconds": t.seconds,
-                "finished_at": _time(t.finished_at),
-            }
-            for t in ticket.transcriptions
-        ]
-    return data
-
-
-def _dispatch_json(dispatch: Dispatch) -> dict[str, Any]:
-    return {
-        "id": dispatch.id,
-        "agency": dispatch.agency,
-        "target": dispatch.target,
-        "mode": dispatch.mode,
-        "requested_by": dispatch.requested_by,
-        "outcome": dispatch.outcome,
-        "reason": dispatch.reason,
-        "rung_at": _time(dispatch.rung_at),
-        "answered_at": _time(dispatch.answered_at),
-        "ended_at": _time(dispatch.ended_at),
-        "duration": dispatch.duration,
-    }
-
-
-def _event_json(event: TicketEvent) -> dict[str, Any]:
-    return {"at": _time(event.at), "actor": event.actor, "kind": event.kind, "data": event.data}
+def _user(request: web.Request) -> User:
+    user: User = request[USER_KEY]
+    return user
 
 
 def _agency_scope(user: User) -> str | None:
@@ -116,12 +53,21 @@ def _agency_scope(user: User) -> str | None:
     return None
 
 
+def _too_large(size: int) -> web.HTTPException:
+    return web.HTTPRequestEntityTooLarge(
+        max_size=MAX_BODY,
+        actual_size=size,
+        text=json.dumps({"error": f"body larger than {MAX_BODY} bytes"}),
+        content_type="application/json",
+    )
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise _error(web.HTTPRequestEntityTooLarge, f"body larger than {MAX_BODY} bytes")
+        raise _too_large(request.content_length)
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
-        raise _error(web.HTTPRequestEntityTooLarge, f"body larger than {MAX_BODY} bytes")
+        raise _too_large(len(raw))
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -129,38 +75,6 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "body must be a JSON object")
     return body
-
-
-async def post_login(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise _error(web.HTTPBadRequest, "username and password must be strings")
-    if len(username) > 64 or len(password) > 1024:
-        raise _error(web.HTTPUnauthorized, "wrong username or password")
-    result = await login(request.app[STORE_KEY], username, password)
-    if result is None:
-        raise _error(web.HTTPUnauthorized, "wrong username or password")
-    user, token = result
-    response = web.json_response({"token": token, "username": user.username, "role": user.role})
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="Strict",
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        secure=request.secure,
-    )
-    return response
-
-
-@requires(*READERS)
-async def post_logout(request: web.Request) -> web.Response:
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    await request.app[STORE_KEY].end_session(token or request.cookies.get(SESSION_COOKIE, ""))
-    response = web.json_response({"ok": True})
-    response.del_cookie(SESSION_COOKIE)
-    return response
 
 
 def _query_int(
@@ -178,6 +92,55 @@ def _query_int(
     return value
 
 
+# ---- sessions -------------------------------------------------------------------------------
+
+
+async def post_login(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise _error(web.HTTPBadRequest, "username and password must be strings")
+    result = await login(_services(request).store, username, password)
+    if result is None:
+        raise _error(web.HTTPUnauthorized, "wrong username or password")
+    user, token = result
+    response = web.json_response({"token": token, "username": user.username, "role": user.role})
+    session_cookie(response, token, request.secure)
+    return response
+
+
+@requires(*READERS)
+async def post_logout(request: web.Request) -> web.Response:
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    await _services(request).store.end_session(token or request.cookies.get(SESSION_COOKIE, ""))
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE)
+    return response
+
+
+@requires(*READERS)
+async def get_me(request: web.Request) -> web.Response:
+    """Who is logged in, their desk (if their login drives a phone) and the call at it."""
+    services, user = _services(request), _user(request)
+    phone = services.config.calltaker_of(user.username)
+    desk = services.desks.desks.of_extension(phone.extension) if phone else None
+    call = None
+    if desk is not None and desk.unique_id:
+        call = await services.desks.ticket_for_console(desk.unique_id)
+    return web.json_response(
+        {
+            "username": user.username,
+            "role": user.role,
+            "agency": user.agency,
+            "desk": desk.as_json() if desk else None,
+            "call": call,
+        }
+    )
+
+
+# ---- tickets --------------------------------------------------------------------------------
+
+
 @requires(*READERS)
 async def get_tickets(request: web.Request) -> web.Response:
     """Newest first. Query: status, caller_number, limit (1-500, default 100), before_id (paging)."""
@@ -187,41 +150,96 @@ async def get_tickets(request: web.Request) -> web.Response:
     caller_number = request.query.get("caller_number")
     if caller_number is not None and len(caller_number) > 64:
         raise _error(web.HTTPBadRequest, "caller_number longer than 64 characters")
-    tickets = await request.app[STORE_KEY].list_tickets(
-        agency=_agency_scope(request[USER_KEY]),
+    tickets = await _services(request).store.list_tickets(
+        agency=_agency_scope(_user(request)),
         status=status,
         caller_number=caller_number,
         limit=_query_int(request, "limit", 100, 1, 500) or 100,
         before_id=_query_int(request, "before_id", None, 1, 2**62),
     )
-    return web.json_response({"tickets": [ticket_json(t) for t in tickets]})
+    return web.json_response({"tickets": [ticket_summary(t) for t in tickets]})
 
 
-@requires(*READERS)
-async def get_ticket(request: web.Request) -> web.Response:
+def _ticket_id(request: web.Request) -> int:
     try:
         ticket_id = int(request.match_info["id"])
     except ValueError:
         raise _error(web.HTTPNotFound, "no such ticket") from None
-    ticket = await request.app[STORE_KEY].get_ticket(ticket_id)
-    scope = _agency_scope(request[USER_KEY])
-    # A ticket outside an agency user's scope is reported as absent, not as forbidden.
-    if ticket is None or (scope is not None and ticket.agency != scope):
+    if not 1 <= ticket_id <= 2**62:
         raise _error(web.HTTPNotFound, "no such ticket")
-    return web.json_response(ticket_json(ticket, detail=True))
+    return ticket_id
 
 
 @requires(*READERS)
-async def get_agencies(request: web.Request) -> web.Response:
-    """The agencies a call-taker can dispatch to (targets are not shown: they are plumbing)."""
-    config = request.app[CONFIG_KEY]
-    return web.json_response(
-        {
-            "agencies": [
-                {"id": a.id, "name": a.name, "categories": a.categories} for a in config.agencies
-            ]
-        }
-    )
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket = await _services(request).store.get_ticket(_ticket_id(request))
+    scope = _agency_scope(_user(request))
+    # A ticket outside an agency user's scope is reported as absent, not as forbidden.
+    if ticket is None or (scope is not None and ticket.agency != scope):
+        raise _error(web.HTTPNotFound, "no such ticket")
+    return web.json_response(ticket_detail(ticket))
+
+
+@requires(*DESK)
+async def patch_ticket(request: web.Request) -> web.Response:
+    """Edit what/where/who, the place, category, prank/silent flags and protocol ticks. Each
+    edit that changes something is one `edited` event with the editor's name."""
+    services, ticket_id = _services(request), _ticket_id(request)
+    body = await _json_body(request)
+    ticket = await services.store.get_ticket(ticket_id)
+    if ticket is None:
+        raise _error(web.HTTPNotFound, "no such ticket")
+    items = services.protocols.items()
+    try:
+        edit = parse_edit(
+            body,
+            categories=set(services.config.categories),
+            places=services.gazetteer.districts(),
+            items=set(items) | set(ticket.checklist),  # an old tick can always be taken back
+        )
+    except EditError as e:
+        raise _error(web.HTTPBadRequest, str(e)) from None
+    if edit.empty:
+        raise _error(web.HTTPBadRequest, "nothing to change")
+    updated = await services.store.update_ticket(ticket_id, edit, _user(request).username, items)
+    assert updated is not None  # tickets are never deleted
+    return web.json_response(ticket_summary(updated))
+
+
+@requires(*DESK)
+async def post_close(request: web.Request) -> web.Response:
+    """Close with the call's type: darurat, informasi, prank, ghost, tidak-tercatat."""
+    services, ticket_id = _services(request), _ticket_id(request)
+    try:
+        outcome = parse_outcome(await _json_body(request))
+        closed = await services.store.close_ticket(ticket_id, outcome, _user(request).username)
+    except EditError as e:
+        raise _error(web.HTTPBadRequest, str(e)) from None
+    except ValueError as e:
+        raise _error(web.HTTPConflict, str(e)) from None
+    if closed is None:
+        raise _error(web.HTTPNotFound, "no such ticket")
+    return web.json_response(ticket_summary(closed))
+
+
+# ---- live calls -----------------------------------------------------------------------------
+
+
+async def _steered_call(request: web.Request) -> Call:
+    """The live call in the path, if this user may steer it: a call-taker only the call they
+    answered (a supervisor any); nobody a call that has ended. Refusals change nothing."""
+    unique_id = request.match_info["unique_id"]
+    if not UNIQUE_ID_RE.fullmatch(unique_id):
+        raise _error(web.HTTPNotFound, "no such call")
+    services, user = _services(request), _user(request)
+    call = await services.store.call(unique_id)
+    if call is None:
+        raise _error(web.HTTPNotFound, "no such call")
+    if call.ended_at is not None:
+        raise _error(web.HTTPConflict, "the call has ended")
+    if user.role == Role.CALLTAKER and not answered_by(services.config, user.username, call):
+        raise _error(web.HTTPForbidden, "another call-taker has this call")
+    return call
 
 
 @requires(*DESK)
@@ -231,16 +249,16 @@ async def post_dispatch(request: web.Request) -> web.Response:
     202: the call is in its conference and the agency is ringing; the outcome (answered, backup
     tried, failed) arrives as ticket events and on the live feed.
     """
-    unique_id = request.match_info["unique_id"]
-    if not UNIQUE_ID_RE.match(unique_id):
-        raise _error(web.HTTPNotFound, "no such call")
     body = await _json_body(request)
     agency = body.get("agency")
-    if not isinstance(agency, str) or not agency or len(agency) > 64:
-        raise _error(web.HTTPBadRequest, "agency must be an agency id")
+    config = _services(request).config
+    if not isinstance(agency, str) or config.agency(agency) is None:
+        known = ", ".join(a.id for a in config.agencies)
+        raise _error(web.HTTPBadRequest, f"agency must be an agency id ({known})")
+    call = await _steered_call(request)
     try:
-        started = await request.app[DISPATCHER_KEY].dispatch(
-            unique_id, agency, request[USER_KEY].username
+        started = await _services(request).dispatcher.dispatch(
+            call.unique_id, agency, _user(request).username
         )
     except DispatchError as e:
         status = {"unknown-agency": web.HTTPBadRequest, "no-call": web.HTTPNotFound}.get(
@@ -258,10 +276,222 @@ async def post_dispatch(request: web.Request) -> web.Response:
     )
 
 
+def _call_action(name: str) -> Any:
+    @requires(*DESK)
+    async def handler(request: web.Request) -> web.Response:
+        call = await _steered_call(request)
+        try:
+            await getattr(_services(request).calls, name)(call, _user(request).username)
+        except CallError as e:
+            raise _error(web.HTTPConflict, str(e)) from None
+        return web.json_response({"unique_id": call.unique_id, "done": name})
+
+    handler.__name__ = f"post_{name}"
+    return handler
+
+
+@requires(*READERS)
+async def get_agencies(request: web.Request) -> web.Response:
+    """The agencies a call-taker can dispatch to (targets are not shown: they are plumbing)."""
+    config = _services(request).config
+    return web.json_response(
+        {
+            "agencies": [
+                {"id": a.id, "name": a.name, "categories": a.categories} for a in config.agencies
+            ]
+        }
+    )
+
+
+# ---- desks and the queue --------------------------------------------------------------------
+
+
+@requires(*OVERSEERS)
+async def get_agents(request: web.Request) -> web.Response:
+    """Every call-taker's desk: state, since when, paused why, the call at it."""
+    desks = _services(request).desks.desks.all()
+    return web.json_response({"agents": [d.as_json() for d in desks]})
+
+
+def _own_or_overseen(request: web.Request) -> str:
+    extension = request.match_info["extension"]
+    services, user = _services(request), _user(request)
+    if not EXTENSION_RE.fullmatch(extension):
+        raise _error(web.HTTPNotFound, "no such desk")
+    if user.role not in OVERSEERS:
+        phone = services.config.calltaker_of(user.username)
+        if phone is None or phone.extension != extension:
+            raise _error(web.HTTPForbidden, "not your desk")
+    return extension
+
+
+@requires(*DESK)
+async def post_agent_state(request: web.Request) -> web.Response:
+    """Join the queue, pause (with a reason) or leave it: {"state": "available"|"paused"|
+    "logged-out", "reason": "istirahat"}. A call-taker for their own desk, a supervisor any."""
+    extension = _own_or_overseen(request)
+    body = await _json_body(request)
+    try:
+        wanted = Wanted(str(body.get("state")))
+    except ValueError:
+        raise _error(web.HTTPBadRequest, "state must be available, paused or logged-out") from None
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise _error(web.HTTPBadRequest, "reason must be text")
+    try:
+        desk = await _services(request).desks.set_state(
+            extension, wanted, reason, _user(request).username
+        )
+    except DeskError as e:
+        status = {"no-desk": web.HTTPNotFound, "bad-request": web.HTTPBadRequest}.get(
+            e.kind, web.HTTPBadGateway
+        )
+        raise _error(status, str(e)) from None
+    return web.json_response({"requested": wanted.value, "desk": desk.as_json()})
+
+
+@requires(*DESK)
+async def get_agent_events(request: web.Request) -> web.Response:
+    """A desk's session log (login, pause and why, logout, and who did it)."""
+    extension = _own_or_overseen(request)
+    events = await _services(request).store.desk_events(extension)
+    return web.json_response(
+        {
+            "events": [
+                {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "reason": e.reason}
+                for e in events
+            ]
+        }
+    )
+
+
+@requires(*DESK)
+async def get_queues(request: web.Request) -> web.Response:
+    """Callers waiting for a call-taker, most urgent first, and how many desks are free."""
+    services = _services(request)
+    waiting = await services.store.list_tickets(status=Status.QUEUED.value, limit=500)
+    at = datetime.now(UTC)
+    # The queue answers higher priority first, then in order of arrival: show it the same way.
+    waiting.sort(key=lambda t: (-t.priority, t.queued_at or t.arrived_at))
+    states: dict[str, int] = {}
+    for desk in services.desks.desks.all():
+        states[desk.state.value] = states.get(desk.state.value, 0) + 1
+    return web.json_response(
+        {
+            "queues": [
+                {
+                    "name": services.config.queue.name,
+                    "waiting": [_waiting(t, at) for t in waiting],
+                    "desks": states,
+                }
+            ]
+        }
+    )
+
+
+def _waiting(ticket: Ticket, at: datetime) -> dict[str, Any]:
+    since = ticket.queued_at or ticket.arrived_at
+    return {**ticket_summary(ticket), "waited": round((at - since).total_seconds())}
+
+
+# ---- what the console needs to know --------------------------------------------------------
+
+
+@requires(*READERS)
+async def get_places(request: web.Request) -> web.Response:
+    """Kota Malang's kecamatan and their kelurahan, for the ticket form."""
+    return web.json_response({"kecamatan": _services(request).gazetteer.districts()})
+
+
+@requires(*READERS)
+async def get_protocols(request: web.Request) -> web.Response:
+    cards = _services(request).protocols.all()
+    return web.json_response({"cards": [c.as_json() for c in cards]})
+
+
+@requires(*OVERSEERS)
+async def put_protocol(request: web.Request) -> web.Response:
+    """A supervisor rewrites a category's card: {"ask": [...], "tell": [...]}."""
+    services = _services(request)
+    category = request.match_info["category"]
+    if category not in services.config.categories and category != GENERAL:
+        raise _error(web.HTTPNotFound, "no such category")
+    body = await _json_body(request)
+    try:
+        ask = check_items("ask", body.get("ask", []))
+        tell = check_items("tell", body.get("tell", []))
+    except CardError as e:
+        raise _error(web.HTTPBadRequest, str(e)) from None
+    saved = await services.store.save_protocol_card(category, ask, tell, _user(request).username)
+    card = make_card(category, saved.ask, saved.tell, saved.updated_by)
+    services.protocols.use_edits([card])
+    return web.json_response(card.as_json())
+
+
+# ---- administration -------------------------------------------------------------------------
+
+
+@requires(Role.ADMIN)
+async def get_users(request: web.Request) -> web.Response:
+    users = await _services(request).store.users()
+    return web.json_response(
+        {
+            "users": [
+                {
+                    "username": u.username,
+                    "role": u.role,
+                    "agency": u.agency,
+                    "created_at": u.created_at.isoformat(),
+                }
+                for u in users
+            ]
+        }
+    )
+
+
+@requires(Role.ADMIN)
+async def post_users(request: web.Request) -> web.Response:
+    """Add a login: {"username", "password" (>= 10 characters), "role", "agency" (agency role)}."""
+    services = _services(request)
+    body = await _json_body(request)
+    username, password = body.get("username"), body.get("password")
+    role, agency = body.get("role"), body.get("agency")
+    if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
+        raise _error(web.HTTPBadRequest, "username: letters, digits and . _ @ - only (1-64)")
+    if not isinstance(password, str) or not 10 <= len(password) <= 1024:
+        raise _error(web.HTTPBadRequest, "password: 10 to 1024 characters")
+    if role not in {r.value for r in Role}:
+        raise _error(web.HTTPBadRequest, f"role: one of {', '.join(r.value for r in Role)}")
+    if role == Role.AGENCY and (
+        not isinstance(agency, str) or services.config.agency(agency) is None
+    ):
+        raise _error(web.HTTPBadRequest, "agency: the agency role needs a configured agency id")
+    if await services.store.user_by_name(username) is not None:
+        raise _error(web.HTTPConflict, f"{username} exists")
+    user = await services.store.add_user(
+        username, hash_password(password), str(role), agency if role == Role.AGENCY else None
+    )
+    return web.json_response({"username": user.username, "role": user.role}, status=201)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/login", post_login)
     app.router.add_post("/api/logout", post_logout)
+    app.router.add_get("/api/me", get_me)
     app.router.add_get("/api/tickets", get_tickets)
     app.router.add_get("/api/tickets/{id}", get_ticket)
+    app.router.add_patch("/api/tickets/{id}", patch_ticket)
+    app.router.add_post("/api/tickets/{id}/close", post_close)
     app.router.add_get("/api/agencies", get_agencies)
     app.router.add_post("/api/calls/{unique_id}/dispatch", post_dispatch)
+    for action, route in (("hold", "hold"), ("resume", "resume"), ("hang_up", "hangup")):
+        app.router.add_post(f"/api/calls/{{unique_id}}/{route}", _call_action(action))
+    app.router.add_get("/api/agents", get_agents)
+    app.router.add_post("/api/agents/{extension}/state", post_agent_state)
+    app.router.add_get("/api/agents/{extension}/events", get_agent_events)
+    app.router.add_get("/api/queues", get_queues)
+    app.router.add_get("/api/places", get_places)
+    app.router.add_get("/api/protocols", get_protocols)
+    app.router.add_put("/api/protocols/{category}", put_protocol)
+    app.router.add_get("/api/users", get_users)
+    app.router.add_post("/api/users", post_users)

@@ -1,20 +1,28 @@
-"""The aiohttp application: API, health, (later) console and board."""
+"""The aiohttp application: JSON API, live feed, console pages, health."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from ..config import Config
-from ..routing.dispatch import Dispatcher
-from ..tickets.store import TicketStore
-from . import api
+from . import api, live, pages
 from .auth import STORE_KEY
+from .services import SERVICES, Services
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health")
+STATIC = Path(__file__).parent / "static"
+
+
+# The console's pages load only their own script and style: caller-supplied text that slipped
+# into the page could not run even if it were not escaped.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,18 +41,20 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    if not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
-def create_app(
-    store: TicketStore, health: HealthCheck, config: Config, dispatcher: Dispatcher
-) -> web.Application:
+def create_app(services: Services, health: HealthCheck) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=api.MAX_BODY)
-    app[STORE_KEY] = store
+    app[STORE_KEY] = services.store
+    app[SERVICES] = services
     app[HEALTH_KEY] = health
-    app[api.CONFIG_KEY] = config
-    app[api.DISPATCHER_KEY] = dispatcher
     app.router.add_get("/healthz", healthz)
     api.add_routes(app)
+    live.add_routes(app)
+    pages.add_routes(app)
+    app.router.add_static("/static/", STATIC, name="static")
     return app

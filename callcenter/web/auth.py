@@ -54,7 +54,7 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
-def _token_of(request: web.Request) -> str | None:
+def token_of(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header[len("Bearer ") :].strip() or None
@@ -62,7 +62,7 @@ def _token_of(request: web.Request) -> str | None:
 
 
 async def current_user(request: web.Request) -> User | None:
-    token = _token_of(request)
+    token = token_of(request)
     if not token or len(token) > 200:
         return None
     return await request.app[STORE_KEY].user_of_session(token)
@@ -97,7 +97,22 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
     return wrap
 
 
+def session_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
+    """The browser's session: script cannot read it, other sites cannot send it."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        secure=secure,
+    )
+
+
 async def login(store: TicketStore, username: str, password: str) -> tuple[User, str] | None:
+    """A new session for the right password; None otherwise (the same for unknown users)."""
+    if len(username) > 64 or len(password) > 1024:
+        return None
     user = await store.user_by_name(username)
     if user is None:
         check_password(password, _DUMMY_HASH)

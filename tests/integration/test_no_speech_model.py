@@ -48,7 +48,7 @@ def test_a_missing_model_degrades_speech_and_the_ivr_runs_on_keys(
             )
         finally:
             call.hangup()
-        assert ticket["category"] == "police"
+        assert ticket["category"] == "police", ticket["events"]
         done = next(e for e in ticket["events"] if e["kind"] == "ivr-done")
         # The description step still ran (recorded by Asterisk), only nothing recognised it.
         assert any(step.startswith("speech:") for step in done["data"]["path"])

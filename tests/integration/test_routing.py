@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from tests.centre import Api, cli, heard_energy, phone, place_local_112_call, press, talk
+from tests.centre import (
+    Api,
+    call_112_and_press,
+    cli,
+    heard_energy,
+    phone,
+    place_local_112_call,
+    talk,
+)
 
 # pyVoIP's silence is exactly 0 after the bias; a 60-amplitude tone through u-law and a conference
 # mixer arrives well above this, line noise and rounding well below it.
@@ -17,26 +25,11 @@ QUIET = 3.0
 
 
 @pytest.fixture
-def desk(asterisk):
-    """Call-taker 2001 at their softphone, picking up calls from the queue."""
-    sip = phone(asterisk, "2001", answer=True)
-    yield sip
-    sip.stop()
-
-
-@pytest.fixture
 def police(asterisk):
     """Polresta's desk phone (the primary target), answering."""
     sip = phone(asterisk, "7001", answer=True)
     yield sip
     sip.stop()
-
-
-def call_112_and_press(caller, digit: str):
-    call = caller.dial("112")
-    time.sleep(1.5)  # into the welcome: the key interrupts it (barge-in)
-    press(call, digit)
-    return call
 
 
 def known(api) -> set[int]:

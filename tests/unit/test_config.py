@@ -45,6 +45,25 @@ def error_of(path, env=None) -> ConfigError:
         ("[speech]\nmodel_path = 3\n", "speech.model_path"),
         ("[speech]\nmax_seconds = 0\n", "speech.max_seconds"),
         ("[speech]\nmodle_path = '/m'\n", "speech.modle_path"),
+        # A trailing newline would end a line of Asterisk's config early.
+        ('[queue]\nname = "calltakers\\n"\n', "queue.name"),
+        ("[[calltakers]]\nextension = \"2001\\n\"\nname = 'a'\n", "calltakers[0].extension"),
+        (
+            "[[calltakers]]\nextension = '2001'\nname = 'a'\nusername = 'x y'\n",
+            "calltakers[0].username",
+        ),
+        (
+            "[[calltakers]]\nextension = '2001'\nname = 'a'\nusername = 'p'\n"
+            "[[calltakers]]\nextension = '2002'\nname = 'b'\nusername = 'p'\n",
+            "calltakers[1].username",
+        ),
+        (
+            "[[test_callers]]\nextension = '9001'\nname = 'a'\nusername = 'p'\n",
+            "test_callers[0].username",
+        ),
+        ("[queue]\npause_reasons = []\n", "queue.pause_reasons"),
+        ("[queue]\npause_reasons = ['tidur siang']\n", "queue.pause_reasons"),
+        ("[queue]\nwrapup_time = 9000\n", "queue.wrapup_time"),
     ],
 )
 def test_bad_config_names_the_key_and_file(tmp_path, text, key):

@@ -1,4 +1,6 @@
-"""Integration fixtures: a real Asterisk 22 for the session and the real controller process."""
+"""Fixtures of the integration and browser tests: a real Asterisk 22 for the session, the real
+controller process, logins, and SIP phones. (Loaded by tests/conftest.py; each starts only when a
+test asks for it, so unit tests start nothing.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,16 @@ import time
 import pytest
 
 from callcenter.telephony.asterisk import LocalAsterisk
-from tests.centre import Api, Controller, TestCentre, cli, load_config, phone, write_test_config
+from tests.centre import (
+    Api,
+    Controller,
+    TestCentre,
+    add_test_callers,
+    cli,
+    load_config,
+    phone,
+    write_test_config,
+)
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +29,7 @@ async def asterisk(tmp_path_factory):
     config = load_config(config_path)
     local = LocalAsterisk(config)
     await local.start()
+    await add_test_callers(local)
     admin_password = secrets.token_urlsafe(12)
     cli(
         config_path,
@@ -38,12 +50,25 @@ async def asterisk(tmp_path_factory):
         "--password-stdin",
         stdin=calltaker_password + "\n",
     )
+    passwords = {}
+    for username, role in (("petugas2", "call-taker"), ("penyelia", "supervisor")):
+        passwords[username] = secrets.token_urlsafe(12)
+        cli(
+            config_path,
+            "create-user",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=passwords[username] + "\n",
+        )
     yield TestCentre(
         config_path=config_path,
         config=config,
         admin_password=admin_password,
         calltaker_password=calltaker_password,
         asterisk=local,
+        passwords=passwords,
     )
     await local.stop()
 
@@ -72,6 +97,21 @@ def admin_api(asterisk, running_controller):
 @pytest.fixture
 def calltaker_api(asterisk, running_controller):
     return Api.login(asterisk.base_url, "petugas", asterisk.calltaker_password)
+
+
+@pytest.fixture
+def supervisor_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "penyelia", asterisk.passwords["penyelia"])
+
+
+@pytest.fixture
+def desk(asterisk, calltaker_api):
+    """Call-taker 2001 at their softphone, logged into the queue, picking up calls."""
+    sip = phone(asterisk, "2001", answer=True)
+    calltaker_api.desk("2001", "available")
+    yield sip
+    calltaker_api.desk("2001", "logged-out")
+    sip.stop()
 
 
 @pytest.fixture

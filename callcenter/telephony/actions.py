@@ -1,6 +1,10 @@
-"""The dispatch port over AMI: Redirect the caller and call-taker into a ConfBridge, Originate the
-agency into it. The dialplan side (contexts `dispatch` and `public,112,conference`) is in
-extensions.conf; the conference profiles in confbridge.conf."""
+"""The actions the controller takes on calls, over AMI: call-takers join, pause in and leave the
+queue (QueueAdd/QueuePause/QueueRemove); a call moves into its ConfBridge (Redirect) and an agency
+is rung into it (Originate); a caller goes on hold or is hung up.
+
+The dialplan side (`public,112,conference|onhold`, context `dispatch`) is in extensions.conf; the
+conference profiles in confbridge.conf. It implements the ports of routing.dispatch (Telephony),
+calltakers.desk (QueuePort) and calltakers.calls (CallPort)."""
 
 from __future__ import annotations
 
@@ -23,9 +27,73 @@ def _ok(reply: Any) -> bool:
     return bool(getattr(first, "success", False))
 
 
+class AmiRefused(Exception):
+    """Asterisk answered an action with an error; the message is Asterisk's."""
+
+
 class AmiTelephony:
     def __init__(self, ami: AmiClient):
         self._ami = ami
+
+    async def _must(self, action: dict[str, str]) -> None:
+        reply = await self._ami.send(action, single=True)
+        if not _ok(reply):
+            first = reply[0] if isinstance(reply, list) and reply else reply
+            raise AmiRefused(str(getattr(first, "message", "") or first)[:200])
+
+    # ---- the queue --------------------------------------------------------------------------
+
+    async def join_queue(
+        self, queue: str, interface: str, name: str, paused: bool, reason: str
+    ) -> None:
+        await self._must(
+            {
+                "Action": "QueueAdd",
+                "Queue": queue,
+                "Interface": interface,
+                "MemberName": name,
+                # Device state of the phone itself: ringing, in use, unregistered.
+                "StateInterface": interface,
+                "Paused": "true" if paused else "false",
+                "Reason": reason,
+            }
+        )
+
+    async def leave_queue(self, queue: str, interface: str) -> None:
+        await self._must({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
+
+    async def pause(self, queue: str, interface: str, paused: bool, reason: str) -> None:
+        await self._must(
+            {
+                "Action": "QueuePause",
+                "Queue": queue,
+                "Interface": interface,
+                "Paused": "true" if paused else "false",
+                "Reason": reason,
+            }
+        )
+
+    # ---- one call ---------------------------------------------------------------------------
+
+    async def hold(self, caller_channel: str, calltaker_channel: str) -> None:
+        """The caller to music on hold, the call-taker's phone to a waiting loop: both at once,
+        so neither is left alone in the queue's bridge (and hung up)."""
+        await self._must(
+            {
+                "Action": "Redirect",
+                "Channel": caller_channel,
+                "Context": "public",
+                "Exten": "112",
+                "Priority": "onhold",
+                "ExtraChannel": calltaker_channel,
+                "ExtraContext": "dispatch",
+                "ExtraExten": "held",
+                "ExtraPriority": "1",
+            }
+        )
+
+    async def hang_up(self, channel: str) -> None:
+        await self._must({"Action": "Hangup", "Channel": channel, "Cause": "16"})
 
     async def join_conference(
         self, caller_channel: str, calltaker_channel: str, conference: str

@@ -1,0 +1,168 @@
+"""`/ws/live`: the live feed of a logged-in console.
+
+Each socket subscribes to the bus with its own bounded queue (a slow browser is dropped, never
+waited for) and receives only what its user may see (`LiveFeed`). Every message carries `seq`,
+counting from 1 on each connection, so a console can tell it missed nothing; one that reconnects
+reloads from the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from ..config import Config
+from ..live.events import DeskChanged, DispatchAlert, ScreenPop, TicketChanged
+from .auth import Role, current_user, token_of
+from .services import SERVICES
+
+log = logging.getLogger(__name__)
+
+# The open sockets, closed when the controller shuts down (else it would wait for each console).
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
+GOING_AWAY = 1001
+# A session ended (logout, expiry) closes its sockets within this many seconds.
+SESSION_RECHECK = 15.0
+# Close codes: the browser reconnects after "try again later"; a policy refusal needs a login.
+TOO_SLOW = 1013
+LOGGED_OUT = 4401
+
+
+@dataclass(frozen=True)
+class Viewer:
+    username: str
+    role: str
+    agency: str | None
+
+
+class LiveFeed:
+    """What one user's console receives, as JSON messages (None: not for them)."""
+
+    def __init__(self, viewer: Viewer, config: Config):
+        self.viewer = viewer
+        self._config = config
+
+    @property
+    def _oversees(self) -> bool:
+        return self.viewer.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    def message(self, event: Any) -> dict[str, Any] | None:
+        viewer = self.viewer
+        match event:
+            case TicketChanged():
+                if viewer.role == Role.AGENCY and event.ticket.get("agency") != viewer.agency:
+                    return None
+                return {
+                    "type": "ticket",
+                    "kind": event.kind,
+                    "ticket": event.ticket,
+                    "event": event.event,
+                }
+            case ScreenPop():
+                if event.username != viewer.username:
+                    return None
+                return {
+                    "type": "screen-pop",
+                    "stage": event.stage,
+                    "unique_id": event.unique_id,
+                    "ticket": event.ticket,
+                    "at": event.at.isoformat(),
+                }
+            case DeskChanged():
+                if not (self._oversees or event.username == viewer.username):
+                    return None
+                return {"type": "desk", "desk": event.desk}
+            case DispatchAlert():
+                phone = self._config.calltaker_at(event.calltaker)
+                mine = phone is not None and phone.username == viewer.username
+                if not (self._oversees or mine):
+                    return None
+                return {
+                    "type": "alert",
+                    "kind": "dispatch-failed",
+                    "ticket_id": event.ticket_id,
+                    "unique_id": event.unique_id,
+                    "agency": event.agency,
+                    "at": event.at.isoformat(),
+                }
+        return None
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A page on another site must not open a socket with this browser's session."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
+async def ws_live(request: web.Request) -> web.StreamResponse:
+    user = await current_user(request)
+    if user is None:
+        raise web.HTTPUnauthorized(
+            text='{"error": "login required"}', content_type="application/json"
+        )
+    if not _same_origin(request):
+        raise web.HTTPForbidden(
+            text='{"error": "cross-site socket"}', content_type="application/json"
+        )
+    services = request.app[SERVICES]
+    token = token_of(request) or ""
+    feed = LiveFeed(Viewer(user.username, user.role, user.agency), services.config)
+    subscription = services.bus.subscribe()
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+    request.app[SOCKETS].add(ws)
+    try:
+        await ws.prepare(request)
+        reader = asyncio.create_task(_drain(ws))
+        loop = asyncio.get_running_loop()
+        seq, checked = 0, loop.time()
+        while not ws.closed and not reader.done():
+            if subscription.dropped:
+                # The bus gave up on this socket while it was sending: it missed events.
+                await ws.close(code=TOO_SLOW, message=b"too slow; reconnect")
+                break
+            if loop.time() - checked >= SESSION_RECHECK:
+                checked = loop.time()
+                if await services.store.user_of_session(token) is None:
+                    await ws.close(code=LOGGED_OUT, message=b"session ended")
+                    break
+            try:
+                event = await asyncio.wait_for(subscription.next(), SESSION_RECHECK)
+            except TimeoutError:
+                continue
+            message = feed.message(event)
+            if message is not None:
+                seq += 1
+                await ws.send_json({"seq": seq, **message})
+        reader.cancel()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        subscription.close()
+        request.app[SOCKETS].discard(ws)
+        if not ws.closed:
+            await ws.close()
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Consoles only listen; read (and ignore) what they send so pings and closes are seen."""
+    async for message in ws:
+        if message.type == WSMsgType.ERROR:
+            break
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets = app[SOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=GOING_AWAY, message=b"controller stopping")
+
+
+def add_routes(app: web.Application) -> None:
+    app[SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/ws/live", ws_live)

@@ -1,0 +1,110 @@
+"""The HTML pages: login and the call-taker's console. Server-rendered with jinja2 (autoescaped);
+the console's live behaviour is plain JavaScript in static/console.js, which writes every
+caller-supplied text with textContent, never as HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from ..tickets.edits import CALLTAKER_FLAGS, OUTCOMES
+from ..tickets.models import User
+from .auth import SESSION_COOKIE, Role, current_user, login, session_cookie, token_of
+from .services import SERVICES
+
+TEMPLATES = Path(__file__).parent / "templates"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+# Pages of the 112 desk; other roles have their own views (agencies: the API for now).
+DESK_ROLES = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN)
+
+
+def render(template: str, status: int = 200, **context: Any) -> web.Response:
+    html = _ENV.get_template(template).render(**context)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+async def get_root(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    raise web.HTTPSeeOther("/console" if user is not None else "/login")
+
+
+async def get_login(request: web.Request) -> web.Response:
+    return render("login.html", error="")
+
+
+async def post_login(request: web.Request) -> web.Response:
+    form = await request.post()
+    username, password = form.get("username"), form.get("password")
+    result = None
+    if isinstance(username, str) and isinstance(password, str):
+        result = await login(request.app[SERVICES].store, username, password)
+    if result is None:
+        return render("login.html", status=401, error="Nama pengguna atau kata sandi salah.")
+    _user, token = result
+    response = web.HTTPSeeOther("/console")
+    session_cookie(response, token, request.secure)
+    raise response
+
+
+async def post_logout(request: web.Request) -> web.Response:
+    token = token_of(request)
+    if token:
+        await request.app[SERVICES].store.end_session(token)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE)
+    raise response
+
+
+async def _desk_user(request: web.Request) -> User:
+    user = await current_user(request)
+    if user is None:
+        raise web.HTTPSeeOther("/login")
+    if user.role not in DESK_ROLES:
+        raise web.HTTPForbidden(text="Halaman ini untuk petugas 112.", content_type="text/plain")
+    return user
+
+
+async def get_console(request: web.Request) -> web.Response:
+    user = await _desk_user(request)
+    config = request.app[SERVICES].config
+    phone = config.calltaker_of(user.username)
+    boot = {
+        "username": user.username,
+        "role": user.role,
+        "extension": phone.extension if phone else None,
+        "pause_reasons": config.queue.pause_reasons,
+        "agencies": [{"id": a.id, "name": a.name} for a in config.agencies],
+        "categories": [{"id": c.id, "name": c.name} for c in config.categories.values()],
+        "outcomes": list(OUTCOMES),
+        "flags": list(CALLTAKER_FLAGS),
+    }
+    return render("console.html", user=user, phone=phone, boot=boot)
+
+
+async def get_protocols(request: web.Request) -> web.Response:
+    """Supervisors edit the protocol cards here (call-takers see them beside each ticket)."""
+    user = await _desk_user(request)
+    if user.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise web.HTTPForbidden(text="Halaman ini untuk penyelia.", content_type="text/plain")
+    services = request.app[SERVICES]
+    names = {c.id: c.name for c in services.config.categories.values()}
+    names["umum"] = "Semua panggilan"
+    cards = [c.as_json() for c in services.protocols.all()]
+    cards.sort(key=lambda c: (c["category"] != "umum", c["category"]))
+    return render("protocols.html", user=user, cards=cards, names=names)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", get_root)
+    app.router.add_get("/login", get_login)
+    app.router.add_post("/login", post_login)
+    app.router.add_post("/logout", post_logout)
+    app.router.add_get("/console", get_console)
+    app.router.add_get("/protocols", get_protocols)

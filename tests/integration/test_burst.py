@@ -1,0 +1,78 @@
+"""Fifty callers within seconds: every ticket event reaches the console's live feed, in order,
+and nothing is lost between Asterisk, the tickets and the console."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.centre import Console, place_local_112_calls
+
+CALLERS = [f"96{n:03d}" for n in range(50)]
+
+
+def test_fifty_calls_reach_the_tickets_and_the_console_in_order(
+    asterisk, admin_api, supervisor_api
+):
+    console = Console.of(supervisor_api)
+    try:
+        started = time.monotonic()
+        asyncio.run(
+            place_local_112_calls(
+                asterisk.config, [f'"Penelepon {n}" <{n}>' for n in CALLERS], seconds=6
+            )
+        )
+        assert time.monotonic() - started < 5  # "within a few seconds"
+
+        # Every call has its ticket, and every ticket has seen its call end.
+        deadline = time.monotonic() + 120
+        tickets: dict[str, dict] = {}
+        while time.monotonic() < deadline:
+            tickets = {
+                t["caller_number"]: t
+                for t in admin_api.tickets(limit="500")
+                if t["caller_number"] in CALLERS
+            }
+            if len(tickets) == len(CALLERS) and all(t["ended_at"] for t in tickets.values()):
+                break
+            time.sleep(1)
+        assert sorted(tickets) == CALLERS, f"tickets for {len(tickets)} of {len(CALLERS)} calls"
+        assert all(t["ended_at"] for t in tickets.values())
+
+        # What is stored now was published before: give the feed a moment to deliver it.
+        stored = {
+            number: admin_api.request("GET", f"/api/tickets/{t['id']}")[1]
+            for number, t in tickets.items()
+        }
+        time.sleep(2)
+        messages = list(console.messages)
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+        for number, ticket in stored.items():
+            live = [
+                m
+                for m in messages
+                if m["type"] == "ticket" and m["ticket"]["id"] == ticket["id"] and m["event"]
+            ]
+            live_ids = [m["event"]["id"] for m in live]
+            assert live_ids == sorted(set(live_ids)), f"{number}: out of order or twice"
+            stored_ids = [e["id"] for e in ticket["events"]]
+            missing = set(stored_ids) - set(live_ids)
+            assert not missing, f"{number}: events {missing} never reached the console"
+            # The console ends up showing the ticket as stored.
+            assert live[-1]["ticket"]["status"] == ticket["status"]
+            assert {"opened", "ended"} <= {e["kind"] for e in ticket["events"]}
+    finally:
+        console.close()
+    # Their recordings are transcribed after the calls: let that finish here, not in later tests.
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        pending = [
+            t
+            for t in (
+                admin_api.request("GET", f"/api/tickets/{t['id']}")[1] for t in tickets.values()
+            )
+            if any(j["status"] == "pending" for j in t["transcriptions"])
+        ]
+        if not pending:
+            break
+        time.sleep(3)

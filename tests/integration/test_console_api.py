@@ -1,0 +1,218 @@
+"""The console's API against the real controller: who may do what, hostile bodies, and a live
+call held, taken back and hung up from the console through the real Asterisk."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
+
+from tests.centre import (
+    Api,
+    Console,
+    call_112_and_press,
+    hang_up,
+    heard_energy,
+    place_local_112_call,
+    talk,
+)
+
+SOUND = 10.0
+QUIET = 3.0
+
+
+@pytest.fixture
+def petugas2_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+
+
+def ws_url(api: Api) -> str:
+    return api.base_url.replace("http://", "ws://") + "/ws/live"
+
+
+def test_roles_decide_who_reads_and_steers_what(
+    asterisk, admin_api, supervisor_api, calltaker_api, petugas2_api
+):
+    # Another call-taker's desk, session log and queue state are not a call-taker's to touch.
+    for method, path, body in [
+        ("GET", "/api/agents", None),
+        ("GET", "/api/agents/2002/events", None),
+        ("POST", "/api/agents/2002/state", {"state": "logged-out"}),
+        ("PUT", "/api/protocols/fire", {"ask": ["Siapa?"], "tell": []}),
+        ("GET", "/api/users", None),
+        ("POST", "/api/users", {"username": "x", "password": "y" * 12, "role": "admin"}),
+    ]:
+        status, reply = calltaker_api.request(method, path, body)
+        assert status == 403, (method, path, reply)
+    # Their own desk and log are theirs.
+    assert calltaker_api.request("GET", "/api/agents/2001/events")[0] == 200
+    assert calltaker_api.request("GET", "/api/me")[1]["desk"]["extension"] == "2001"
+    # A supervisor oversees every desk and the cards, but is not the administrator.
+    assert supervisor_api.request("GET", "/api/agents")[0] == 200
+    assert supervisor_api.request("GET", "/api/agents/2002/events")[0] == 200
+    assert supervisor_api.request("GET", "/api/users")[0] == 403
+    # The administrator manages logins; the new one works, with its role.
+    password = secrets.token_urlsafe(12)
+    status, created = admin_api.request(
+        "POST",
+        "/api/users",
+        {
+            "username": f"piket{secrets.token_hex(3)}",
+            "password": password,
+            "role": "agency",
+            "agency": "polresta",
+        },
+    )
+    assert status == 201, created
+    agency_api = Api.login(asterisk.base_url, created["username"], password)
+    users = {u["username"]: u for u in admin_api.request("GET", "/api/users")[1]["users"]}
+    assert users[created["username"]]["agency"] == "polresta"
+    # An agency reads its tickets but does not edit tickets or touch desks.
+    for method, path, body in [
+        ("PATCH", "/api/tickets/1", {"what": "x"}),
+        ("POST", "/api/tickets/1/close", {"outcome": "prank"}),
+        ("GET", "/api/queues", None),
+        ("POST", "/api/agents/2001/state", {"state": "available"}),
+    ]:
+        assert agency_api.request(method, path, body)[0] == 403, path
+    # No login, no data.
+    anonymous = Api(asterisk.base_url, None)
+    for path in ("/api/me", "/api/queues", "/api/agents", "/api/protocols", "/api/places"):
+        assert anonymous.request("GET", path)[0] == 401, path
+    # Bad user bodies are refused, saying why.
+    for body in (
+        {"username": "a b", "password": "p" * 12, "role": "call-taker"},
+        {"username": "ok", "password": "short", "role": "call-taker"},
+        {"username": "ok", "password": "p" * 12, "role": "root"},
+        {"username": "ok", "password": "p" * 12, "role": "agency", "agency": "fbi"},
+        {"username": "admin", "password": "p" * 12, "role": "admin"},
+    ):
+        status, reply = admin_api.request("POST", "/api/users", body)
+        assert status in (400, 409) and "error" in reply, body
+
+
+def test_the_live_feed_needs_a_login_from_this_site(asterisk, calltaker_api):
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(ws_url(calltaker_api), open_timeout=5, legacy=True)
+    assert refused.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as cross_site:
+        ws_connect(
+            ws_url(calltaker_api),
+            origin="http://evil.example",
+            additional_headers={"Authorization": f"Bearer {calltaker_api.token}"},
+            open_timeout=5,
+            legacy=True,
+        )
+    assert cross_site.value.response.status_code == 403
+
+
+def test_hostile_console_bodies_are_refused_and_change_nothing(asterisk, admin_api, calltaker_api):
+    place_local_112_call(asterisk.config, '"Sasaran Uji" <9088>', seconds=2)
+    ticket = admin_api.wait_for_ticket(lambda t: t["caller_number"] == "9088")
+    path = f"/api/tickets/{ticket['id']}"
+    before = admin_api.request("GET", path)[1]
+    for body in [
+        {"what": "<script>alert(1)</script>" * 300},  # too long
+        {"status": "resolved"},
+        {"category": "'; DROP TABLE tickets; --"},
+        {"kecamatan": "Sukun", "kelurahan": "Kauman"},  # Kauman is in Klojen
+        {"checklist": {"../../etc/passwd": True}},
+        {"flags": {"overflow": False}},
+        {},
+        [],
+    ]:
+        status, reply = calltaker_api.request("PATCH", path, body)
+        assert status == 400 and "error" in reply, body
+    status, reply = calltaker_api.request_raw("PATCH", path, b"\xff\xfe{")
+    assert status == 400
+    status, reply = calltaker_api.request_raw("PATCH", path, b"{" + b'"what": "x",' * 20000 + b"}")
+    assert status == 413
+    for bad in ({"outcome": "selesai"}, {"outcome": ["prank"]}):
+        assert calltaker_api.request("POST", f"{path}/close", bad)[0] == 400
+    for bad in ({"state": "asleep"}, {"state": "paused", "reason": "tidur siang"}, {"state": 1}):
+        status, reply = calltaker_api.request("POST", "/api/agents/2001/state", bad)
+        assert status == 400 and "error" in reply, bad
+    assert calltaker_api.request("PATCH", "/api/tickets/99999999", {"what": "x"})[0] == 404
+    assert calltaker_api.request("PATCH", "/api/tickets/abc", {"what": "x"})[0] == 404
+    assert (
+        calltaker_api.request("POST", "/api/agents/2001%0a/state", {"state": "available"})[0] == 404
+    )
+    after = admin_api.request("GET", path)[1]
+    assert after["events"] == before["events"] and after["what"] == before["what"]
+
+
+def test_a_calltaker_holds_takes_back_and_hangs_up_their_call(
+    asterisk, admin_api, calltaker_api, petugas2_api, caller, desk
+):
+    console = Console.of(calltaker_api)
+    before = {t["id"] for t in admin_api.tickets(limit="500")}
+    call = call_112_and_press(caller, "3")
+    try:
+        desk_call = desk.wait_answered(timeout=40)
+        pop = console.wait_for(lambda m: m["type"] == "screen-pop" and m["stage"] == "answered")
+        unique_id = pop["unique_id"]
+        assert pop["ticket"]["id"] not in before and pop["ticket"]["category"] == "electricity"
+
+        # Another call-taker cannot steer it; asking changes nothing.
+        for action in ("hold", "hangup", "dispatch"):
+            status, _ = petugas2_api.request(
+                "POST", f"/api/calls/{unique_id}/{action}", {"agency": "polresta"}
+            )
+            assert status == 403, action
+        assert calltaker_api.request("POST", f"/api/calls/{unique_id}/resume")[0] == 409
+
+        # Before the hold the caller hears their (silent) call-taker…
+        assert heard_energy(call, 1.5) < QUIET
+        status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")
+        assert status == 200, reply
+        assert calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")[0] == 409
+        time.sleep(2.0)
+        # …on hold, the hold music; and the call-taker does not hear the caller.
+        assert heard_energy(call, 2.0) > 2 * QUIET
+        talk(call, 3.0)
+        assert heard_energy(desk_call, 2.0) < QUIET
+        time.sleep(1.5)
+
+        status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/resume")
+        assert status == 200, reply
+        time.sleep(1.5)
+        talk(call, 3.0)
+        assert heard_energy(desk_call, 2.0) > SOUND
+
+        status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/hangup")
+        assert status == 200, reply
+        ticket = admin_api.wait_for_ticket(
+            lambda t: t["id"] == pop["ticket"]["id"] and t["ended_at"] is not None
+        )
+        kinds = [(e["kind"], e["actor"]) for e in ticket["events"]]
+        assert ("hold", "petugas") in kinds and ("resumed", "petugas") in kinds
+        assert ("hung-up-by-calltaker", "petugas") in kinds
+        assert calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")[0] == 409
+    finally:
+        hang_up(call)
+        console.close()
+
+
+def test_a_supervisor_rewrites_a_protocol_card(
+    asterisk, running_controller, supervisor_api, calltaker_api
+):
+    status, card = supervisor_api.request(
+        "PUT",
+        "/api/protocols/fire",
+        {"ask": ["Lantai berapa apinya?"], "tell": ["Keluar lewat tangga."]},
+    )
+    assert status == 200 and card["updated_by"] == "penyelia"
+    cards = {c["category"]: c for c in calltaker_api.request("GET", "/api/protocols")[1]["cards"]}
+    assert [i["text"] for i in cards["fire"]["ask"]] == ["Lantai berapa apinya?"]
+    for bad in ({"ask": "Siapa?"}, {"ask": ["x" * 301]}, {"ask": [""]}):
+        assert supervisor_api.request("PUT", "/api/protocols/fire", bad)[0] == 400
+    assert supervisor_api.request("PUT", "/api/protocols/aliens", {"ask": []})[0] == 404
+    # It is kept: a restarted controller shows the supervisor's card, not the shipped one.
+    running_controller.stop()
+    running_controller.start()
+    cards = {c["category"]: c for c in calltaker_api.request("GET", "/api/protocols")[1]["cards"]}
+    assert [i["text"] for i in cards["fire"]["ask"]] == ["Lantai berapa apinya?"]
+    assert cards["fire"]["updated_by"] == "penyelia"

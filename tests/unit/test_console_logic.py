@@ -1,0 +1,286 @@
+"""The console's rules without a socket: what an edit may change, what the store publishes, what
+each user's live feed receives, and the protocol cards."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from callcenter.calltakers.protocols import (
+    CardError,
+    Protocols,
+    check_items,
+    item_id,
+    load_cards,
+    make_card,
+)
+from callcenter.config import Phone
+from callcenter.live.bus import Bus
+from callcenter.live.events import (
+    CallAnswered,
+    CallEnded,
+    CallQueued,
+    CallRef,
+    DeskChanged,
+    DispatchAlert,
+    ScreenPop,
+    TicketChanged,
+)
+from callcenter.speech.meaning import Gazetteer
+from callcenter.tickets.edits import EditError, parse_edit, parse_outcome
+from callcenter.web.live import LiveFeed, Viewer
+from tests.unit.fakes import routing_config, ticket_store
+
+CATEGORIES = {"police", "ambulance", "fire"}
+PLACES = Gazetteer.load().districts()
+ITEMS = {"ask-aaaa", "tell-bbbb"}
+
+
+def edit(body):
+    return parse_edit(body, categories=CATEGORIES, places=PLACES, items=ITEMS)
+
+
+def test_the_gazetteer_gives_the_form_its_places():
+    assert sorted(PLACES) == ["Blimbing", "Kedungkandang", "Klojen", "Lowokwaru", "Sukun"]
+    assert sum(len(k) for k in PLACES.values()) == 57
+    assert "Oro-oro Dowo" in PLACES["Klojen"]
+
+
+def test_a_good_edit_is_kept_as_given():
+    checked = edit(
+        {
+            "what": "  Rumah terbakar\ttiga lantai\n",
+            "kecamatan": "Klojen",
+            "kelurahan": "Oro-oro Dowo",
+            "category": "fire",
+            "flags": {"prank": False},
+            "checklist": {"ask-aaaa": True},
+        }
+    )
+    assert checked.text == {"what": "Rumah terbakar\ttiga lantai"}
+    assert checked.place == {"kecamatan": "Klojen", "kelurahan": "Oro-oro Dowo"}
+    assert (checked.category, checked.has_category) == ("fire", True)
+    assert checked.flags == {"prank": False} and checked.checklist == {"ask-aaaa": True}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "resolved"}, "status"),  # not a call-taker's to set
+        ({"id": 5}, "id"),
+        ({"what": 5}, "what"),
+        ({"what": "x" * 4001}, "what"),  # refused, not cut
+        ({"address": ["Jl. Ijen"]}, "address"),
+        ({"category": "aliens"}, "category"),
+        ({"category": 3}, "category"),
+        ({"kecamatan": "Batu"}, "kecamatan"),  # Kota Batu is not Kota Malang
+        ({"kelurahan": "Oro-oro Dowo"}, "kelurahan"),  # without its kecamatan
+        ({"kecamatan": "Sukun", "kelurahan": "Oro-oro Dowo"}, "kelurahan"),  # another's
+        ({"flags": {"overflow": True}}, "flags.overflow"),  # set by the call, not by hand
+        ({"flags": ["prank"]}, "flags"),
+        ({"flags": {"prank": "yes"}}, "flags.prank"),
+        ({"checklist": {"ask-zzzz": True}}, "checklist.ask-zzzz"),
+        ({"checklist": {f"x{i}": True for i in range(101)}}, "checklist"),
+    ],
+)
+def test_a_bad_edit_names_its_field(body, field):
+    with pytest.raises(EditError) as e:
+        edit(body)
+    assert e.value.field == field
+
+
+def test_control_characters_are_dropped_but_lines_kept():
+    checked = edit({"who": "Bu\x00di\x1b[31m\u202e dan\nSiti"})
+    assert checked.text["who"] == "Budi[31m dan\nSiti"
+
+
+def test_clearing_the_kecamatan_clears_the_kelurahan():
+    assert edit({"kecamatan": ""}).place == {"kecamatan": "", "kelurahan": ""}
+
+
+def test_outcomes_are_the_national_call_types():
+    assert parse_outcome({"outcome": "tidak-tercatat"}) == "tidak-tercatat"
+    for bad in ({}, {"outcome": "selesai"}, {"outcome": None}):
+        with pytest.raises(EditError):
+            parse_outcome(bad)
+
+
+async def test_an_edit_is_one_event_with_what_changed(tmp_path):
+    store = await ticket_store(tmp_path)
+    ticket = await store.open_ticket(CallRef("t-1.1", caller_number="0812"), source="ivr")
+    texts = {"ask-aaaa": "Di mana lokasinya?"}
+    await store.update_ticket(
+        ticket.id,
+        edit({"what": "Kebakaran", "checklist": {"ask-aaaa": True}, "flags": {"prank": True}}),
+        "petugas",
+        texts,
+    )
+    # The same again changes nothing and writes nothing.
+    await store.update_ticket(ticket.id, edit({"what": "Kebakaran"}), "petugas", texts)
+    stored = await store.get_ticket(ticket.id)
+    edits = [e for e in stored.events if e.kind == "edited"]
+    assert len(edits) == 1 and edits[0].actor == "petugas"
+    assert edits[0].data["what"] == {"from": "", "to": "Kebakaran"}
+    assert stored.checklist == {"ask-aaaa": "Di mana lokasinya?"}
+    assert stored.flags == ["prank"]
+    await store.update_ticket(ticket.id, edit({"flags": {"prank": False}}), "penyelia", texts)
+    assert (await store.get_ticket(ticket.id)).flags == []
+    await store.engine.dispose()
+
+
+async def test_a_ticket_is_closed_once(tmp_path):
+    store = await ticket_store(tmp_path)
+    ticket = await store.open_ticket(CallRef("t-2.1"), source="ivr")
+    closed = await store.close_ticket(ticket.id, "informasi", "petugas")
+    assert (closed.outcome, closed.closed_by) == ("informasi", "petugas")
+    assert closed.flags == ["informasi"]  # a call-taker's outcome marks it, as the IVR's menu does
+    with pytest.raises(ValueError, match="already closed as informasi by petugas"):
+        await store.close_ticket(ticket.id, "prank", "petugas2")
+    assert await store.close_ticket(99999, "prank", "petugas") is None
+    await store.engine.dispose()
+
+
+async def test_history_is_the_same_number_only(tmp_path):
+    store = await ticket_store(tmp_path)
+    first = await store.open_ticket(CallRef("t-3.1", caller_number="0812"), source="ivr")
+    await store.open_ticket(CallRef("t-3.2", caller_number="0899"), source="ivr")
+    anonymous = await store.open_ticket(CallRef("t-3.3", caller_number=""), source="ivr")
+    latest = await store.open_ticket(CallRef("t-3.4", caller_number="0812"), source="ivr")
+    assert [t.id for t in await store.history("0812", before=latest.id)] == [first.id]
+    # Callers without a number are not one person.
+    assert await store.history("", before=anonymous.id + 1) == []
+    await store.engine.dispose()
+
+
+async def test_every_ticket_event_is_published_once_committed_in_order(tmp_path):
+    bus = Bus()
+    feed = bus.subscribe()
+    store = await ticket_store(tmp_path, bus)
+    call = CallRef("t-4.1", channel="PJSIP/9001-1", caller_number="0812\x07")
+    ticket = await store.open_ticket(call, source="ivr")
+    await store.ivr_done(call.unique_id, "police", 1, ["silent"], {"path": []})
+    await store.apply(CallQueued(call, queue="calltakers"))
+    await store.apply(CallAnswered(call, queue="calltakers", calltaker="PJSIP/2001"))
+    await store.note(call.unique_id, "petugas", "hold", {})
+    dispatch = await store.start_dispatch(call, "polresta", "PJSIP/7001", "conference", "petugas")
+    await store.dispatch_outcome(dispatch.id, "answered")
+    await store.dispatch_failed(call, "pmi", "petugas")
+    await store.speech_heard(call.unique_id, "ada api", None)  # no event: a change
+    await store.speech_heard(call.unique_id, "ada api besar", "ada api besar")
+    job = await store.queue_transcription(call.unique_id, "/none.wav")
+    await store.transcription_failed(job, "not readable audio", None)
+    await store.apply(CallEnded(call, cause="Normal Clearing"))
+    await store.close_ticket(ticket.id, "darurat", "petugas")
+
+    published = []
+    while not feed.queue.empty():
+        published.append(feed.queue.get_nowait())
+    changes = [p for p in published if isinstance(p, TicketChanged)]
+    stored = await store.get_ticket(ticket.id)
+    with_events = [c for c in changes if c.event is not None]
+    assert [c.event["id"] for c in with_events] == [e.id for e in stored.events]
+    assert all(c.ticket["id"] == ticket.id for c in changes)  # each with the ticket as it was
+    assert with_events[-1].ticket["outcome"] == "darurat"
+    assert [c.kind for c in changes if c.event is None] == ["speech"]
+    [alert] = [p for p in published if isinstance(p, DispatchAlert)]
+    assert alert.calltaker == "PJSIP/2001"
+    await store.engine.dispose()
+
+
+async def test_nothing_is_published_for_a_change_that_did_not_commit(tmp_path):
+    bus = Bus()
+    feed = bus.subscribe()
+    store = await ticket_store(tmp_path, bus)
+    call = CallRef("t-5.1")
+    await store.open_ticket(call, source="ivr")
+    # The same call opened twice concurrently: one insert loses on the unique id and rolls back.
+    await asyncio.gather(*(store.open_ticket(CallRef("t-5.2"), source="ivr") for _ in range(5)))
+    kinds = []
+    while not feed.queue.empty():
+        kinds.append(feed.queue.get_nowait().kind)
+    assert kinds == ["opened", "opened"]
+    await store.engine.dispose()
+
+
+def test_protocol_cards_ship_for_every_category(tmp_path):
+    config = routing_config(tmp_path)
+    cards = load_cards(config.categories)
+    assert set(cards) == {*config.categories, "umum"}
+    protocols = Protocols(cards)
+    assert [c.category for c in protocols.for_ticket("fire")] == ["umum", "fire"]
+    assert [c.category for c in protocols.for_ticket(None)] == ["umum"]
+    item = protocols.card("fire").items[0]
+    assert protocols.items()[item.id] == item.text
+    # A supervisor's version wins; ids follow the words, so a rewritten item is a new item.
+    protocols.use_edits([make_card("fire", ["Apakah ada korban?"], [], "penyelia")])
+    assert protocols.card("fire").as_json()["ask"] == [
+        {"id": item_id("ask", "Apakah ada korban?"), "text": "Apakah ada korban?"}
+    ]
+    assert item.id not in protocols.items()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('[aliens]\nask = ["?"]\n', "aliens: not a configured category"),
+        ('[fire]\nask = "Apa?"\n', "fire.ask: must be a list"),
+        ('[fire]\nask = ["", "x"]\n', "fire.ask: each item"),
+        ('[fire]\nask = ["x", "x"]\n', "fire.ask: the same item twice"),
+        ("[fire\n", "Expected"),
+    ],
+)
+def test_a_bad_card_file_names_file_and_key(tmp_path, content, problem):
+    path = tmp_path / "cards.toml"
+    path.write_text(content)
+    with pytest.raises(CardError) as e:
+        load_cards({"fire"}, path)
+    assert str(path) in str(e.value) and problem in str(e.value)
+
+
+def test_a_supervisors_card_is_checked():
+    assert check_items("ask", [" Siapa? \x07"]) == ["Siapa?"]
+    for bad in ("Siapa?", [1], ["x" * 301], ["a"] * 31):
+        with pytest.raises(CardError):
+            check_items("ask", bad)
+
+
+class TestWhatEachConsoleReceives:
+    @pytest.fixture
+    def config(self, tmp_path: Path):
+        config = routing_config(tmp_path)
+        config.calltakers = [
+            Phone("2001", "Petugas 1", username="petugas"),
+            Phone("2002", "Petugas 2", username="petugas2"),
+        ]
+        return config
+
+    def feed(self, config, username, role, agency=None):
+        return LiveFeed(Viewer(username, role, agency), config)
+
+    def test_a_screen_pop_reaches_only_its_calltaker(self, config):
+        pop = ScreenPop("petugas2", "answered", "1.1", {"id": 7})
+        assert self.feed(config, "petugas2", "call-taker").message(pop)["ticket"] == {"id": 7}
+        assert self.feed(config, "petugas", "call-taker").message(pop) is None
+        assert self.feed(config, "penyelia", "supervisor").message(pop) is None
+
+    def test_desks_are_ones_own_unless_supervising(self, config):
+        change = DeskChanged("2002", "petugas2", {"state": "paused"})
+        assert self.feed(config, "petugas", "call-taker").message(change) is None
+        assert self.feed(config, "petugas2", "call-taker").message(change)["type"] == "desk"
+        assert self.feed(config, "penyelia", "supervisor").message(change) is not None
+        assert self.feed(config, "polisi", "agency", "polresta").message(change) is None
+
+    def test_agencies_see_only_their_tickets(self, config):
+        ours = TicketChanged(1, "edited", "dispatched", {"id": 1, "agency": "polresta"})
+        theirs = TicketChanged(2, "edited", "dispatched", {"id": 2, "agency": "pmi"})
+        agency = self.feed(config, "polisi", "agency", "polresta")
+        assert agency.message(ours) is not None and agency.message(theirs) is None
+        assert self.feed(config, "petugas", "call-taker").message(theirs) is not None
+
+    def test_a_failed_dispatch_alerts_the_calltaker_who_has_the_call(self, config):
+        alert = DispatchAlert(3, "1.1", "pmi", calltaker="PJSIP/2001")
+        assert self.feed(config, "petugas", "call-taker").message(alert)["agency"] == "pmi"
+        assert self.feed(config, "petugas2", "call-taker").message(alert) is None
+        assert self.feed(config, "penyelia", "supervisor").message(alert) is not None

@@ -40,9 +40,9 @@ sys.path.insert(0, str(REPO))
 
 from panoramisk import Manager  # noqa: E402
 
+from bench.common import add_bench_parts, bench_config, cpu_seconds, percentile  # noqa: E402
 from callcenter import config as config_mod  # noqa: E402
 from callcenter.telephony.asterisk import LocalAsterisk  # noqa: E402
-from tests.centre import private_instance_toml  # noqa: E402
 
 # The far half presses 1 at PRESS_AT s (during the menu: the welcome is 7.1 s) and hangs up at
 # CALL_SECONDS.
@@ -79,54 +79,6 @@ exten => s,1,Wait(PRESS_AT)
 
 PROMPT_COMMANDS = ("STREAM FILE", "GET DATA")
 PROMPT_APPS = ("background", "playback", "read")  # Asterisk spells it BackGround
-
-
-def bench_config(directory: Path) -> Path:
-    rtp = 30000 + (os.getpid() % 100) * 100
-    text = private_instance_toml(f"bench-{os.getpid()}", rtp, directory)
-    text += """
-[ivr]
-describe = false
-default_agency = "polresta"
-
-# Nobody answers: calls overflow to an agency whose phone is not registered, then hold.
-[[agencies]]
-id = "polresta"
-name = "Polresta Malang Kota"
-categories = ["police", "ambulance", "electricity", "public-order", "fire"]
-primary = "PJSIP/7009"
-ring_timeout = 3
-"""
-    path = directory / "callcenter.toml"
-    path.write_text(text)
-    return path
-
-
-def add_bench_parts(local: LocalAsterisk, secret: str) -> None:
-    """The baseline dialplan and an AMI user that sees dialplan and AGI events, with timestamps."""
-    etc = local.paths.etc
-    with (etc / "extensions.conf").open("a") as f:
-        f.write(BENCH_DIALPLAN)
-    with (etc / "manager.conf").open("a") as f:
-        f.write(
-            f"""
-[general](+)
-timestampevents = yes
-
-[{BENCH_USER}]
-secret = {secret}
-deny = 0.0.0.0/0.0.0.0
-permit = 127.0.0.1/255.255.255.255
-read = all
-write = system,call,originate
-eventfilter = Event: (Newexten|AGIExecStart|Hangup|OriginateResponse)
-"""
-        )
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -250,9 +202,9 @@ class Bench:
         self.current = None
         return {
             "p50": statistics.median(delays) if delays else float("nan"),
-            "p95": _percentile(delays, 95),
+            "p95": percentile(delays, 95),
             "gap50": statistics.median(gaps) if gaps else float("nan"),
-            "gap95": _percentile(gaps, 95),
+            "gap95": percentile(gaps, 95),
             "errors": errors,
             "lost": lost,
             "controller_cpu_ms": (cpu_after[0] - cpu_before[0]) * 1000 / calls,
@@ -283,21 +235,22 @@ def _ratio(ours: float, base: float) -> str:
     return f"{ours / base:9.2f}" if base >= 1.0 else "  (<1 ms)"
 
 
-def _percentile(values: list[float], pct: int) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 async def main(call_counts: list[int]) -> int:
     directory = Path(tempfile.mkdtemp(prefix="ngalam-bench-"))
-    config_path = bench_config(directory)
+    config_path = bench_config(directory, "bench", 30000)
     config = config_mod.load(config_path)
     local = LocalAsterisk(config)
     await local.start()
     bench_secret = secrets.token_urlsafe(16)
-    add_bench_parts(local, bench_secret)
+    add_bench_parts(
+        local,
+        BENCH_DIALPLAN,
+        BENCH_USER,
+        bench_secret,
+        read="all",
+        write="system,call,originate",
+        events="Newexten|AGIExecStart|Hangup|OriginateResponse",
+    )
     print((await local.cli("dialplan reload")).strip())
     print((await local.cli("manager reload")).strip() or "manager reloaded")
     log_path = directory / "controller.log"

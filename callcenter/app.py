@@ -60,6 +60,7 @@ _DESK_EVENTS = (
     CallAnswered,
     CallNotPickedUp,
     CallCompleted,
+    CallEnded,
 )
 
 

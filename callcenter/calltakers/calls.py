@@ -51,8 +51,14 @@ class CallControl:
             raise CallError("no call-taker has answered this call yet")
         if await self._store.agency_on_call(call.unique_id):
             raise CallError("an agency is with the caller: leave the conference instead")
-        await self._telephony.hold(call.channel, call.calltaker_channel)
+        # Recorded first: the queue reports the call complete as it moves, and the desk must
+        # already know the call is only on hold.
         await self._store.set_held(call.unique_id, True, actor)
+        try:
+            await self._telephony.hold(call.channel, call.calltaker_channel)
+        except Exception:
+            await self._store.set_held(call.unique_id, False, "system")
+            raise
 
     async def resume(self, call: Call, actor: str) -> None:
         if not call.held or not call.calltaker_channel or not call.channel:

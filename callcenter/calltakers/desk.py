@@ -18,6 +18,7 @@ from ..live.bus import Bus
 from ..live.events import (
     CallAnswered,
     CallCompleted,
+    CallEnded,
     CallEvent,
     CallNotPickedUp,
     CallOffered,
@@ -97,7 +98,13 @@ class DeskService:
             case CallNotPickedUp(call=call, interface=interface):
                 changed = self.desks.call_left(interface, call.unique_id)
             case CallCompleted(call=call, interface=interface):
-                changed = self.desks.call_left(interface, call.unique_id)
+                # Held, or in its conference: the queue is done with the call, the call-taker
+                # is not (it stays their call until the caller hangs up).
+                moved_on = await self._store.call(call.unique_id)
+                if moved_on is None or not (moved_on.held or moved_on.conference):
+                    changed = self.desks.call_left(interface, call.unique_id)
+            case CallEnded(call=call):
+                changed = self.desks.call_ended(call.unique_id)
         self._publish(changed)
         self._schedule_wrapup_end()
 

@@ -134,6 +134,14 @@ class Desks:
             return []  # a later call already rings there
         return self.call_at(interface, None)
 
+    def call_ended(self, unique_id: str) -> list[Desk]:
+        """The caller hung up: no desk has their call any more."""
+        changed: list[Desk] = []
+        for interface, desk in list(self._desks.items()):
+            if desk.unique_id == unique_id:
+                changed += self.call_at(interface, None)
+        return changed
+
     def tick(self, at: datetime) -> list[Desk]:
         """Wrap-ups that ended by `at` (no event marks that moment)."""
         changed: list[Desk] = []

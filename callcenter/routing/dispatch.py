@@ -90,8 +90,16 @@ class Dispatcher:
             if not call.calltaker_channel or not call.channel:
                 raise DispatchError("no call-taker has answered this call yet")
             conference = f"ticket-{call.ticket_id}"
-            await self._telephony.join_conference(call.channel, call.calltaker_channel, conference)
+            # Recorded first: the queue reports the call complete as it moves, and the desk must
+            # already know it moved into the conference with its call-taker.
             await self._tickets.set_conference(call.unique_id, conference)
+            try:
+                await self._telephony.join_conference(
+                    call.channel, call.calltaker_channel, conference
+                )
+            except Exception:
+                await self._tickets.set_conference(call.unique_id, None)
+                raise
         ref = CallRef(unique_id=call.unique_id, channel=call.channel or "")
         await self._tickets.note(
             call.unique_id,

@@ -256,7 +256,7 @@ class TicketStore:
                 .options(selectinload(Call.ticket))
             )
 
-    async def set_conference(self, unique_id: str, conference: str) -> None:
+    async def set_conference(self, unique_id: str, conference: str | None) -> None:
         async with self._sessions() as db:
             call_row = await db.scalar(select(Call).where(Call.unique_id == unique_id))
             if call_row is not None:

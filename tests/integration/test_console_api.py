@@ -170,6 +170,9 @@ def test_a_calltaker_holds_takes_back_and_hangs_up_their_call(
         assert status == 200, reply
         assert calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")[0] == 409
         time.sleep(2.0)
+        # The queue is done with the call, the call-taker is not: a reloaded console shows it.
+        me = calltaker_api.request("GET", "/api/me")[1]
+        assert me["call"] and me["call"]["id"] == pop["ticket"]["id"]
         # …on hold, the hold music; and the call-taker does not hear the caller.
         assert heard_energy(call, 2.0) > 2 * QUIET
         talk(call, 3.0)

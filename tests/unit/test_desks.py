@@ -83,6 +83,10 @@ def test_the_call_at_a_desk():
     assert d.call_left("PJSIP/2001", "other.9") == []  # a later call rings there now
     [desk] = d.call_left("PJSIP/2001", "1732.1")
     assert desk.unique_id is None
+    d.call_at("PJSIP/2002", "1732.7")
+    assert d.call_ended("other.9") == []
+    [desk] = d.call_ended("1732.7")
+    assert (desk.extension, desk.unique_id) == ("2002", None)
 
 
 QUEUE_MEMBER = {

@@ -438,9 +438,10 @@ class Console:
                 with self._arrived:
                     self.messages.append(message)
                     self._arrived.notify_all()
-        except ConnectionClosed as e:
-            self.closed_with = e.rcvd.code if e.rcvd else None
+        except ConnectionClosed:
+            pass
         finally:
+            self.closed_with = self.socket.close_code
             with self._arrived:
                 self._arrived.notify_all()
 

@@ -115,12 +115,13 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     subscription = services.bus.subscribe()
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     request.app[SOCKETS].add(ws)
+    reader: asyncio.Task[None] | None = None
     try:
         await ws.prepare(request)
         reader = asyncio.create_task(_drain(ws))
         loop = asyncio.get_running_loop()
         seq, checked = 0, loop.time()
-        while not ws.closed and not reader.done():
+        while not ws.closed:
             if subscription.dropped:
                 # The bus gave up on this socket while it was sending: it missed events.
                 await ws.close(code=TOO_SLOW, message=b"too slow; reconnect")
@@ -130,20 +131,27 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
                 if await services.store.user_of_session(token) is None:
                     await ws.close(code=LOGGED_OUT, message=b"session ended")
                     break
-            try:
-                event = await asyncio.wait_for(subscription.next(), SESSION_RECHECK)
-            except TimeoutError:
+            # The next event, or the browser going away, whichever comes first.
+            arriving = asyncio.ensure_future(subscription.next())
+            done, _ = await asyncio.wait(
+                {arriving, reader}, timeout=SESSION_RECHECK, return_when=asyncio.FIRST_COMPLETED
+            )
+            if arriving not in done:
+                arriving.cancel()  # a cancelled queue get takes nothing off the queue
+                if reader in done:
+                    break
                 continue
-            message = feed.message(event)
+            message = feed.message(arriving.result())
             if message is not None:
                 seq += 1
                 await ws.send_json({"seq": seq, **message})
-        reader.cancel()
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away mid-send
     finally:
         subscription.close()
         request.app[SOCKETS].discard(ws)
+        if reader is not None:
+            reader.cancel()
         if not ws.closed:
             await ws.close()
     return ws

@@ -219,3 +219,17 @@ def test_a_supervisor_rewrites_a_protocol_card(
     cards = {c["category"]: c for c in calltaker_api.request("GET", "/api/protocols")[1]["cards"]}
     assert [i["text"] for i in cards["fire"]["ask"]] == ["Lantai berapa apinya?"]
     assert cards["fire"]["updated_by"] == "penyelia"
+
+
+def test_logging_out_closes_the_live_feed(asterisk, running_controller):
+    api = Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+    console = Console.of(api)
+    try:
+        assert api.request("POST", "/api/logout")[0] == 200
+        deadline = time.monotonic() + 25  # the session is checked again every 15 s
+        while console.closed_with is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert console.closed_with == 4401  # caller data stops with the session
+        assert api.request("GET", "/api/me")[0] == 401
+    finally:
+        console.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 from callcenter.telephony.asterisk import LocalAsterisk
@@ -69,3 +72,27 @@ write = {write}
 eventfilter = Event: ({events})
 """
         )
+
+
+def create_user(config_path: Path, username: str, role: str) -> str:
+    """A login on the bench's centre (through the CLI, as an operator would); its password."""
+    password = secrets.token_urlsafe(12)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "callcenter",
+            "-c",
+            str(config_path),
+            "create-user",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        input=password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    return password

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,13 @@ sys.path.insert(0, str(REPO))
 import aiohttp  # noqa: E402
 from panoramisk import Manager  # noqa: E402
 
-from bench.common import add_bench_parts, bench_config, cpu_seconds, percentile  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_bench_parts,
+    bench_config,
+    cpu_seconds,
+    create_user,
+    percentile,
+)
 from callcenter import config as config_mod  # noqa: E402
 from callcenter.telephony.asterisk import LocalAsterisk  # noqa: E402
 from tests.centre import SipPhone  # noqa: E402
@@ -47,29 +52,6 @@ exten => s,1,Wait(0.5)
  same => n,Hangup()
 """
 STAY = 10  # the IVR takes ~6 s (welcome interrupted, "connecting you"); then a few s talking
-
-
-def create_user(config_path: Path, username: str, role: str) -> str:
-    password = secrets.token_urlsafe(12)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "callcenter",
-            "-c",
-            str(config_path),
-            "create-user",
-            username,
-            "--role",
-            role,
-            "--password-stdin",
-        ],
-        input=password + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-    return password
 
 
 class Measure:

@@ -42,6 +42,7 @@ from .telephony.asterisk import LocalAsterisk, instance_paths
 from .telephony.audiosocket import AudioSocketServer
 from .telephony.cdr import CdrReader
 from .tickets.migrations import migrate
+from .tickets.reports import Reports
 from .tickets.store import TicketStore, create_engine
 from .web.app import create_app
 from .web.services import Services
@@ -172,6 +173,7 @@ class Centre:
             calls=self.calls,
             protocols=self.protocols,
             gazetteer=self.gazetteer,
+            reports=Reports(self.engine, self.config.zone),
         )
         self._runner = web.AppRunner(create_app(services, self.health), access_log=None)
         await self._runner.setup()

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MIN_SECRET_LENGTH = 12
 EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
@@ -214,6 +215,8 @@ class Config:
     # Desk phones of agencies registered to this Asterisk (agencies on trunks need none).
     agency_phones: list[Phone] = field(default_factory=list)
     prompts_dir: str = ""  # default: the ivr-prompts/ shipped with the package checkout
+    # The centre's local time (Kota Malang: WIB): "today" on the board, days and hours in reports.
+    timezone: str = "Asia/Jakarta"
     ivr: IvrConfig = field(default_factory=IvrConfig)
     categories: dict[str, Category] = field(default_factory=default_categories)
     agencies: list[Agency] = field(default_factory=list)
@@ -224,6 +227,10 @@ class Config:
 
     def agency(self, agency_id: str) -> Agency | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def calltaker_of(self, username: str) -> Phone | None:
         """The softphone a web login drives, if any."""
@@ -271,6 +278,10 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
     if not isinstance(prompts_dir, str):
         raise ConfigError(source, "prompts_dir", "must be a string")
     config.prompts_dir = prompts_dir
+    timezone = raw.pop("timezone", config.timezone)
+    if not isinstance(timezone, str):
+        raise ConfigError(source, "timezone", "must be a string like Asia/Jakarta")
+    config.timezone = timezone
     for unknown in raw:
         raise ConfigError(source, unknown, "unknown key")
     _apply_env(config, env)
@@ -538,6 +549,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
     _validate_ivr(config)
     _validate_speech(config)
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(src, "timezone", f"unknown time zone {config.timezone[:40]!r}") from None
     seen: dict[str, str] = {}
     for section, phones in (
         ("calltakers", config.calltakers),

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api, live, pages
+from . import api, live, pages, reports
 from .auth import STORE_KEY
 from .services import SERVICES, Services
 
@@ -56,5 +56,6 @@ def create_app(services: Services, health: HealthCheck) -> web.Application:
     api.add_routes(app)
     live.add_routes(app)
     pages.add_routes(app)
+    reports.add_routes(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

@@ -13,6 +13,7 @@ from ..config import Config
 from ..live.bus import Bus
 from ..routing.dispatch import Dispatcher
 from ..speech.meaning import Gazetteer
+from ..tickets.reports import Reports
 from ..tickets.store import TicketStore
 
 
@@ -26,6 +27,7 @@ class Services:
     calls: CallControl
     protocols: Protocols
     gazetteer: Gazetteer
+    reports: Reports
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

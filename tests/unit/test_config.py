@@ -64,6 +64,9 @@ def error_of(path, env=None) -> ConfigError:
         ("[queue]\npause_reasons = []\n", "queue.pause_reasons"),
         ("[queue]\npause_reasons = ['tidur siang']\n", "queue.pause_reasons"),
         ("[queue]\nwrapup_time = 9000\n", "queue.wrapup_time"),
+        ("timezone = 'Mars/Olympus'\n", "timezone"),
+        ("timezone = '../../etc/passwd'\n", "timezone"),
+        ("timezone = 7\n", "timezone"),
     ],
 )
 def test_bad_config_names_the_key_and_file(tmp_path, text, key):

@@ -1,0 +1,255 @@
+"""Figures over tickets for supervisors: the live board's day, reports over a date range, and the
+national 112 monitoring export.
+
+The rows of a range are read once and counted here, in Python: the same code on SQLite and
+PostgreSQL, and independent of the SQL the tests check the figures with. Days and hours are the
+centre's local time. Answer times run from the moment a caller entered the queue (the IVR's own
+time is the caller being served, not waiting) to a call-taker answering.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .edits import OUTCOMES
+from .models import Ticket
+
+# The standard emergency centres report: answered within 10, 15 and 20 seconds.
+ANSWER_WITHIN = (10, 15, 20)
+# The answer-time distribution's upper bounds in seconds (and "more").
+ANSWER_BUCKETS = (10, 15, 20, 30, 60)
+DIMENSIONS = ("category", "agency", "kecamatan", "hour", "day")
+SILENT_FLAGS = ("silent", "silent-but-present")
+NOT_CLOSED = "belum-ditutup"
+# The group of tickets without a category, agency or kecamatan.
+NONE = "(tidak ada)"
+# Longest range one report covers (a year and a bit: the yearly review).
+MAX_DAYS = 400
+
+
+class ReportError(ValueError):
+    """A report request is wrong; the message says how."""
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """What the figures need of a ticket."""
+
+    id: int
+    arrived_at: datetime
+    queued_at: datetime | None
+    answered_at: datetime | None
+    dispatched_at: datetime | None
+    status: str
+    category: str | None
+    agency: str | None
+    kecamatan: str | None
+    outcome: str | None
+    flags: tuple[str, ...]
+
+    @property
+    def answer_seconds(self) -> float | None:
+        if self.queued_at is None or self.answered_at is None:
+            return None
+        return max(0.0, (self.answered_at - self.queued_at).total_seconds())
+
+    @property
+    def dispatch_seconds(self) -> float | None:
+        if self.dispatched_at is None:
+            return None
+        return max(0.0, (self.dispatched_at - self.arrived_at).total_seconds())
+
+    @property
+    def prank(self) -> bool:
+        return "prank" in self.flags or self.outcome == "prank"
+
+    @property
+    def silent(self) -> bool:
+        return any(f in self.flags for f in SILENT_FLAGS) or self.outcome == "ghost"
+
+
+def percentile(values: list[float], pct: int) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, -(-pct * len(ordered) // 100) - 1))]
+
+
+def figures(rows: Iterable[TicketRow]) -> dict[str, Any]:
+    """Counts and times of a set of tickets."""
+    rows = list(rows)
+    offered = [r for r in rows if r.queued_at is not None]
+    answer = [s for r in offered if (s := r.answer_seconds) is not None]
+    dispatch = [s for r in rows if (s := r.dispatch_seconds) is not None]
+    buckets: Counter[str] = Counter()
+    for seconds in answer:
+        bound = next((b for b in ANSWER_BUCKETS if seconds <= b), None)
+        buckets[f"<={bound}" if bound else f">{ANSWER_BUCKETS[-1]}"] += 1
+    outcomes = Counter(r.outcome or NOT_CLOSED for r in rows)
+    total = len(rows)
+    within = {str(s): sum(1 for a in answer if a <= s) for s in ANSWER_WITHIN}
+    return {
+        "tickets": total,
+        "offered": len(offered),
+        "answered": len(answer),
+        "abandoned": sum(1 for r in rows if r.status == "abandoned"),
+        "answered_within": within,
+        # Share of callers who reached the queue and were answered in time (None: nobody queued).
+        "answered_within_pct": {
+            s: (round(100 * n / len(offered), 1) if offered else None) for s, n in within.items()
+        },
+        "answer_buckets": {
+            **{f"<={b}": buckets[f"<={b}"] for b in ANSWER_BUCKETS},
+            f">{ANSWER_BUCKETS[-1]}": buckets[f">{ANSWER_BUCKETS[-1]}"],
+        },
+        "answer_p50": percentile(answer, 50),
+        "answer_p90": percentile(answer, 90),
+        "dispatched": len(dispatch),
+        "dispatch_p50": percentile(dispatch, 50),
+        "dispatch_p90": percentile(dispatch, 90),
+        "outcomes": {o: outcomes[o] for o in (*OUTCOMES, NOT_CLOSED)},
+        "prank": sum(1 for r in rows if r.prank),
+        "silent": sum(1 for r in rows if r.silent),
+        "prank_share": round(100 * sum(1 for r in rows if r.prank) / total, 1) if total else None,
+        "silent_share": round(100 * sum(1 for r in rows if r.silent) / total, 1) if total else None,
+    }
+
+
+def key_of(by: str, zone: ZoneInfo) -> Callable[[TicketRow], str]:
+    """How a ticket is grouped: its category, agency or kecamatan (NONE if unknown), or the local
+    hour ("07") or day ("2026-11-26") it arrived."""
+    if by == "hour":
+        return lambda r: f"{r.arrived_at.astimezone(zone).hour:02d}"
+    if by == "day":
+        return lambda r: r.arrived_at.astimezone(zone).date().isoformat()
+    if by in ("category", "agency", "kecamatan"):
+        return lambda r: getattr(r, by) or NONE
+    raise ReportError(f"by must be one of {', '.join(DIMENSIONS)}")
+
+
+def grouped(rows: list[TicketRow], by: str, zone: ZoneInfo) -> list[dict[str, Any]]:
+    key = key_of(by, zone)
+    groups: dict[str, list[TicketRow]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return [{"key": k, **figures(groups[k])} for k in sorted(groups)]
+
+
+def national(rows: list[TicketRow], days: list[date], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Per local day, the call types the national 112 monitoring counts."""
+    per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in days}
+    for row in rows:
+        day = row.arrived_at.astimezone(zone).date().isoformat()
+        if day in per_day:
+            per_day[day][row.outcome or NOT_CLOSED] += 1
+    return [
+        {"day": day, **{o: c[o] for o in (*OUTCOMES, NOT_CLOSED)}, "total": sum(c.values())}
+        for day, c in per_day.items()
+    ]
+
+
+def day_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """A report's first and last local day (inclusive), from YYYY-MM-DD texts; default: today."""
+    try:
+        first = date.fromisoformat(start) if start else today
+        last = date.fromisoformat(end) if end else first
+    except ValueError:
+        raise ReportError("from and to must be dates like 2026-11-26") from None
+    if last < first:
+        raise ReportError("to is before from")
+    if (last - first).days >= MAX_DAYS:
+        raise ReportError(f"at most {MAX_DAYS} days in one report")
+    return first, last
+
+
+class Reports:
+    def __init__(self, engine: AsyncEngine, zone: ZoneInfo):
+        self._engine = engine
+        self.zone = zone
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    def bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
+        """The instants the local days `first`..`last` begin and end."""
+        start = datetime.combine(first, time(0), self.zone)
+        return start, datetime.combine(last + timedelta(days=1), time(0), self.zone)
+
+    async def rows(self, first: date, last: date) -> list[TicketRow]:
+        start, end = self.bounds(first, last)
+        columns = (
+            Ticket.id,
+            Ticket.arrived_at,
+            Ticket.queued_at,
+            Ticket.answered_at,
+            Ticket.dispatched_at,
+            Ticket.status,
+            Ticket.category,
+            Ticket.agency,
+            Ticket.kecamatan,
+            Ticket.outcome,
+            Ticket.flags,
+        )
+        query = (
+            select(*columns)
+            .where(Ticket.arrived_at >= start, Ticket.arrived_at < end)
+            .order_by(Ticket.id)
+        )
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query)
+            return [
+                TicketRow(
+                    id=r.id,
+                    arrived_at=r.arrived_at,
+                    queued_at=r.queued_at,
+                    answered_at=r.answered_at,
+                    dispatched_at=r.dispatched_at,
+                    status=r.status,
+                    category=r.category,
+                    agency=r.agency,
+                    kecamatan=r.kecamatan,
+                    outcome=r.outcome,
+                    flags=tuple(r.flags or ()),
+                )
+                for r in result.all()
+            ]
+
+    async def summary(self, first: date, last: date, by: str) -> dict[str, Any]:
+        key_of(by, self.zone)  # a wrong dimension is refused before any reading
+        rows = await self.rows(first, last)
+        return {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "by": by,
+            "timezone": str(self.zone),
+            "total": figures(rows),
+            "groups": grouped(rows, by, self.zone),
+        }
+
+    async def national(self, first: date, last: date) -> list[dict[str, Any]]:
+        return national(await self.rows(first, last), _days(first, last), self.zone)
+
+    async def evaluation(self, first: date, last: date) -> dict[str, Any]:
+        """Every dimension of a range, and its national export, from one reading."""
+        rows = await self.rows(first, last)
+        return {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "timezone": str(self.zone),
+            "total": figures(rows),
+            "sections": {by: grouped(rows, by, self.zone) for by in DIMENSIONS if by != "day"},
+            "national": national(rows, _days(first, last), self.zone),
+        }
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]

@@ -35,6 +35,8 @@ from .speech.jobs import FIRST_DELAY, Transcriber
 from .speech.live import LiveSpeech
 from .speech.meaning import Gazetteer, Lexicon
 from .speech.model import SpeechModel, SpeechUnavailable, load_model
+from .supervision.board import Board
+from .supervision.listen import ListenIn
 from .telephony.actions import AmiTelephony
 from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
@@ -96,6 +98,9 @@ class Centre:
         self.protocols = Protocols(load_cards(config.categories))
         self.desks = DeskService(config, self.store, self.bus, telephony, self.protocols)
         self.calls = CallControl(self.store, telephony)
+        self.reports = Reports(self.engine, config.zone)
+        self.board = Board(self.store, self.reports, self.desks, self.bus)
+        self.listen = ListenIn(config, self.store, telephony)
         self.menu = Menu.from_config(config, self.lexicon)
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
@@ -173,9 +178,12 @@ class Centre:
             calls=self.calls,
             protocols=self.protocols,
             gazetteer=self.gazetteer,
-            reports=Reports(self.engine, self.config.zone),
+            reports=self.reports,
+            board=self.board,
+            listen=self.listen,
         )
         self._runner = web.AppRunner(create_app(services, self.health), access_log=None)
+        self.board.start()
         await self._runner.setup()
         # Requests are short; a stop waits this long at most for the last ones to finish.
         await web.TCPSite(self._runner, c.http_bind, c.http_port, shutdown_timeout=5.0).start()
@@ -217,6 +225,7 @@ class Centre:
         if self.transcriber is not None:
             parts.append(("transcriber", self.transcriber.stop))
         parts += [
+            ("board", self.board.stop),
             ("audiosocket", self.audiosocket.stop),
             ("dispatcher", self.dispatcher.stop),
             ("ami", self.ami.stop),

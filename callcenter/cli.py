@@ -65,6 +65,11 @@ def _welcome(config: Config) -> str:
             f"  Call-taker:   user {phone.extension}  password {phone.secret}  "
             f"({phone.name}{console})"
         )
+    for phone in config.supervisor_phones:
+        lines.append(
+            f"  Supervisor:   user {phone.extension}  password {phone.secret}  "
+            f"({phone.name}, board login {phone.username})"
+        )
     for phone in config.agency_phones:
         lines.append(
             f"  Agency desk:  user {phone.extension}  password {phone.secret}  ({phone.name})"
@@ -200,6 +205,12 @@ secret = "{secret()}"
 extension = "2002"
 name = "Petugas 2"
 username = "petugas2"
+secret = "{secret()}"
+
+[[supervisor_phones]]
+extension = "2009"
+name = "Penyelia"
+username = "penyelia"
 secret = "{secret()}"
 
 [[test_callers]]

@@ -214,6 +214,8 @@ class Config:
     test_callers: list[Phone] = field(default_factory=list)
     # Desk phones of agencies registered to this Asterisk (agencies on trunks need none).
     agency_phones: list[Phone] = field(default_factory=list)
+    # Supervisors' softphones: they ring to listen in on (or whisper into, or barge into) a call.
+    supervisor_phones: list[Phone] = field(default_factory=list)
     prompts_dir: str = ""  # default: the ivr-prompts/ shipped with the package checkout
     # The centre's local time (Kota Malang: WIB): "today" on the board, days and hours in reports.
     timezone: str = "Asia/Jakarta"
@@ -223,7 +225,13 @@ class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
 
     def all_phones(self) -> list[Phone]:
-        return [*self.calltakers, *self.test_callers, *self.agency_phones]
+        return [*self.calltakers, *self.test_callers, *self.agency_phones, *self.supervisor_phones]
+
+    def supervisor_phone_of(self, username: str) -> Phone | None:
+        """The softphone a supervisor's login listens in with, if any."""
+        return next(
+            (p for p in self.supervisor_phones if username and p.username == username), None
+        )
 
     def agency(self, agency_id: str) -> Agency | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
@@ -267,6 +275,9 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
     config.calltakers = _phones(raw.pop("calltakers", []), "calltakers", source)
     config.test_callers = _phones(raw.pop("test_callers", []), "test_callers", source)
     config.agency_phones = _phones(raw.pop("agency_phones", []), "agency_phones", source)
+    config.supervisor_phones = _phones(
+        raw.pop("supervisor_phones", []), "supervisor_phones", source
+    )
     if "categories" in raw:
         config.categories = _categories(raw.pop("categories"), source)
     ivr = raw.pop("ivr", {})
@@ -353,7 +364,7 @@ def _phones(values: Any, section: str, source: str) -> list[Phone]:
         if not isinstance(item, dict):
             raise ConfigError(source, key, "must be a table")
         allowed = {"extension", "name", "secret", "dtmf_mode"}
-        if section == "calltakers":
+        if section in ("calltakers", "supervisor_phones"):
             allowed.add("username")
         for k in item:
             if k not in allowed:
@@ -558,6 +569,7 @@ def _validate(config: Config) -> None:
         ("calltakers", config.calltakers),
         ("test_callers", config.test_callers),
         ("agency_phones", config.agency_phones),
+        ("supervisor_phones", config.supervisor_phones),
     ):
         for phone in phones:
             if phone.extension in seen:

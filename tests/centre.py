@@ -207,6 +207,12 @@ categories = ["ambulance", "electricity", "fire"]
 primary = "PJSIP/7009"
 ring_timeout = 3
 
+[[supervisor_phones]]
+extension = "2009"
+name = "Penyelia Uji"
+username = "penyelia"
+secret = "{secrets.token_urlsafe(16)}"
+
 [[test_callers]]
 extension = "9001"
 name = "Penelepon Uji"
@@ -217,6 +223,7 @@ dtmf_mode = "inband"
 extension = "9002"
 name = "Penelepon Dua"
 secret = "{secrets.token_urlsafe(16)}"
+dtmf_mode = "inband"
 """
     path = directory / "callcenter.toml"
     path.write_text(text)

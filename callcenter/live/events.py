@@ -212,6 +212,14 @@ class ScreenPop:
     at: datetime = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class BoardChanged:
+    """The supervisors' board, recomputed (live calls, desks, today's figures)."""
+
+    board: dict[str, Any]
+    at: datetime = field(default_factory=_now)
+
+
 CallEvent = (
     CallArrived
     | CallQueued

@@ -4,7 +4,7 @@ is rung into it (Originate); a caller goes on hold or is hung up.
 
 The dialplan side (`public,112,conference|onhold`, context `dispatch`) is in extensions.conf; the
 conference profiles in confbridge.conf. It implements the ports of routing.dispatch (Telephony),
-calltakers.desk (QueuePort) and calltakers.calls (CallPort)."""
+calltakers.desk (QueuePort), calltakers.calls (CallPort) and supervision.listen (ListenPort)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,24 @@ class AmiTelephony:
                 "ExtraContext": "dispatch",
                 "ExtraExten": "held",
                 "ExtraPriority": "1",
+            }
+        )
+
+    async def ring_to_listen(
+        self, supervisor: str, calltaker_channel: str, options: str, caller_id: str
+    ) -> None:
+        """Ring the supervisor's phone; answered, it spies on the call-taker's channel."""
+        await self._must(
+            {
+                "Action": "Originate",
+                "Channel": supervisor,
+                "Context": "supervise",
+                "Exten": "spy",
+                "Priority": "1",
+                "Timeout": "30000",
+                "CallerID": f'"{caller_id}" <112>',
+                "Variable": f"NGALAM_SPY_CHANNEL={calltaker_channel},NGALAM_SPY_OPTIONS={options}",
+                "Async": "true",
             }
         )
 

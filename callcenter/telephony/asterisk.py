@@ -99,7 +99,8 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         "calltakers": config.calltakers,
         "phones": [(p, "calltakers") for p in config.calltakers]
         + [(p, "public") for p in config.test_callers]
-        + [(p, "agencies") for p in config.agency_phones],
+        + [(p, "agencies") for p in config.agency_phones]
+        + [(p, "supervisors") for p in config.supervisor_phones],
         "ivr": config.ivr,
         "fallback": _fallback_targets(config),
         # AMI may only be used from where the controller runs.

@@ -747,6 +747,19 @@ class TicketStore:
                 )
             )
 
+    async def live_calls(self, since: datetime) -> list[Call]:
+        """Callers' calls still up that started after `since`, oldest first, with their tickets
+        and whether an agency is on the line."""
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(Call)
+                    .where(Call.ended_at.is_(None), Call.started_at >= since)
+                    .order_by(Call.id)
+                    .options(selectinload(Call.ticket).selectinload(Ticket.dispatches))
+                )
+            )
+
     # ---- call-takers' sessions at the queue ---------------------------------------------------
 
     async def record_desk(

@@ -4,7 +4,6 @@ they answered and their own desk."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -20,30 +19,16 @@ from ..tickets.edits import EditError, parse_edit, parse_outcome
 from ..tickets.models import Call, Ticket, User
 from ..tickets.rules import Status
 from ..tickets.views import ticket_detail, ticket_summary
-from .auth import SESSION_COOKIE, USER_KEY, Role, hash_password, login, requires, session_cookie
-from .services import SERVICES, Services
+from .auth import SESSION_COOKIE, Role, hash_password, login, requires, session_cookie
+from .requests import error, json_body, services_of, user_of
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
 # The people at the 112 desk: they edit tickets and steer live calls.
 DESK = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN)
 # Who may act on another call-taker's desk or call, see every desk, and edit protocol cards.
 OVERSEERS = (Role.SUPERVISOR, Role.ADMIN)
-MAX_BODY = 64 * 1024
 UNIQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
-
-
-def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": message}), content_type="application/json")
-
-
-def _services(request: web.Request) -> Services:
-    return request.app[SERVICES]
-
-
-def _user(request: web.Request) -> User:
-    user: User = request[USER_KEY]
-    return user
 
 
 def _agency_scope(user: User) -> str | None:
@@ -51,30 +36,6 @@ def _agency_scope(user: User) -> str | None:
     if user.role == Role.AGENCY:
         return user.agency or "\0none"
     return None
-
-
-def _too_large(size: int) -> web.HTTPException:
-    return web.HTTPRequestEntityTooLarge(
-        max_size=MAX_BODY,
-        actual_size=size,
-        text=json.dumps({"error": f"body larger than {MAX_BODY} bytes"}),
-        content_type="application/json",
-    )
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise _too_large(request.content_length)
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise _too_large(len(raw))
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _error(web.HTTPBadRequest, "body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _error(web.HTTPBadRequest, "body must be a JSON object")
-    return body
 
 
 def _query_int(
@@ -86,9 +47,9 @@ def _query_int(
     try:
         value = int(text)
     except ValueError:
-        raise _error(web.HTTPBadRequest, f"{name} must be an integer") from None
+        raise error(web.HTTPBadRequest, f"{name} must be an integer") from None
     if not low <= value <= high:
-        raise _error(web.HTTPBadRequest, f"{name} must be between {low} and {high}")
+        raise error(web.HTTPBadRequest, f"{name} must be between {low} and {high}")
     return value
 
 
@@ -96,13 +57,13 @@ def _query_int(
 
 
 async def post_login(request: web.Request) -> web.Response:
-    body = await _json_body(request)
+    body = await json_body(request)
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
-        raise _error(web.HTTPBadRequest, "username and password must be strings")
-    result = await login(_services(request).store, username, password)
+        raise error(web.HTTPBadRequest, "username and password must be strings")
+    result = await login(services_of(request).store, username, password)
     if result is None:
-        raise _error(web.HTTPUnauthorized, "wrong username or password")
+        raise error(web.HTTPUnauthorized, "wrong username or password")
     user, token = result
     response = web.json_response({"token": token, "username": user.username, "role": user.role})
     session_cookie(response, token, request.secure)
@@ -112,7 +73,7 @@ async def post_login(request: web.Request) -> web.Response:
 @requires(*READERS)
 async def post_logout(request: web.Request) -> web.Response:
     token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    await _services(request).store.end_session(token or request.cookies.get(SESSION_COOKIE, ""))
+    await services_of(request).store.end_session(token or request.cookies.get(SESSION_COOKIE, ""))
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE)
     return response
@@ -121,7 +82,7 @@ async def post_logout(request: web.Request) -> web.Response:
 @requires(*READERS)
 async def get_me(request: web.Request) -> web.Response:
     """Who is logged in, their desk (if their login drives a phone) and the call at it."""
-    services, user = _services(request), _user(request)
+    services, user = services_of(request), user_of(request)
     phone = services.config.calltaker_of(user.username)
     desk = services.desks.desks.of_extension(phone.extension) if phone else None
     call = None
@@ -146,12 +107,12 @@ async def get_tickets(request: web.Request) -> web.Response:
     """Newest first. Query: status, caller_number, limit (1-500, default 100), before_id (paging)."""
     status = request.query.get("status")
     if status is not None and status not in {s.value for s in Status}:
-        raise _error(web.HTTPBadRequest, f"unknown status {status[:40]!r}")
+        raise error(web.HTTPBadRequest, f"unknown status {status[:40]!r}")
     caller_number = request.query.get("caller_number")
     if caller_number is not None and len(caller_number) > 64:
-        raise _error(web.HTTPBadRequest, "caller_number longer than 64 characters")
-    tickets = await _services(request).store.list_tickets(
-        agency=_agency_scope(_user(request)),
+        raise error(web.HTTPBadRequest, "caller_number longer than 64 characters")
+    tickets = await services_of(request).store.list_tickets(
+        agency=_agency_scope(user_of(request)),
         status=status,
         caller_number=caller_number,
         limit=_query_int(request, "limit", 100, 1, 500) or 100,
@@ -164,19 +125,19 @@ def _ticket_id(request: web.Request) -> int:
     try:
         ticket_id = int(request.match_info["id"])
     except ValueError:
-        raise _error(web.HTTPNotFound, "no such ticket") from None
+        raise error(web.HTTPNotFound, "no such ticket") from None
     if not 1 <= ticket_id <= 2**62:
-        raise _error(web.HTTPNotFound, "no such ticket")
+        raise error(web.HTTPNotFound, "no such ticket")
     return ticket_id
 
 
 @requires(*READERS)
 async def get_ticket(request: web.Request) -> web.Response:
-    ticket = await _services(request).store.get_ticket(_ticket_id(request))
-    scope = _agency_scope(_user(request))
+    ticket = await services_of(request).store.get_ticket(_ticket_id(request))
+    scope = _agency_scope(user_of(request))
     # A ticket outside an agency user's scope is reported as absent, not as forbidden.
     if ticket is None or (scope is not None and ticket.agency != scope):
-        raise _error(web.HTTPNotFound, "no such ticket")
+        raise error(web.HTTPNotFound, "no such ticket")
     return web.json_response(ticket_detail(ticket))
 
 
@@ -184,11 +145,11 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def patch_ticket(request: web.Request) -> web.Response:
     """Edit what/where/who, the place, category, prank/silent flags and protocol ticks. Each
     edit that changes something is one `edited` event with the editor's name."""
-    services, ticket_id = _services(request), _ticket_id(request)
-    body = await _json_body(request)
+    services, ticket_id = services_of(request), _ticket_id(request)
+    body = await json_body(request)
     ticket = await services.store.get_ticket(ticket_id)
     if ticket is None:
-        raise _error(web.HTTPNotFound, "no such ticket")
+        raise error(web.HTTPNotFound, "no such ticket")
     items = services.protocols.items()
     try:
         edit = parse_edit(
@@ -198,10 +159,10 @@ async def patch_ticket(request: web.Request) -> web.Response:
             items=set(items) | set(ticket.checklist),  # an old tick can always be taken back
         )
     except EditError as e:
-        raise _error(web.HTTPBadRequest, str(e)) from None
+        raise error(web.HTTPBadRequest, str(e)) from None
     if edit.empty:
-        raise _error(web.HTTPBadRequest, "nothing to change")
-    updated = await services.store.update_ticket(ticket_id, edit, _user(request).username, items)
+        raise error(web.HTTPBadRequest, "nothing to change")
+    updated = await services.store.update_ticket(ticket_id, edit, user_of(request).username, items)
     assert updated is not None  # tickets are never deleted
     return web.json_response(ticket_summary(updated))
 
@@ -209,16 +170,16 @@ async def patch_ticket(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def post_close(request: web.Request) -> web.Response:
     """Close with the call's type: darurat, informasi, prank, ghost, tidak-tercatat."""
-    services, ticket_id = _services(request), _ticket_id(request)
+    services, ticket_id = services_of(request), _ticket_id(request)
     try:
-        outcome = parse_outcome(await _json_body(request))
-        closed = await services.store.close_ticket(ticket_id, outcome, _user(request).username)
+        outcome = parse_outcome(await json_body(request))
+        closed = await services.store.close_ticket(ticket_id, outcome, user_of(request).username)
     except EditError as e:
-        raise _error(web.HTTPBadRequest, str(e)) from None
+        raise error(web.HTTPBadRequest, str(e)) from None
     except ValueError as e:
-        raise _error(web.HTTPConflict, str(e)) from None
+        raise error(web.HTTPConflict, str(e)) from None
     if closed is None:
-        raise _error(web.HTTPNotFound, "no such ticket")
+        raise error(web.HTTPNotFound, "no such ticket")
     return web.json_response(ticket_summary(closed))
 
 
@@ -230,15 +191,15 @@ async def _steered_call(request: web.Request) -> Call:
     answered (a supervisor any); nobody a call that has ended. Refusals change nothing."""
     unique_id = request.match_info["unique_id"]
     if not UNIQUE_ID_RE.fullmatch(unique_id):
-        raise _error(web.HTTPNotFound, "no such call")
-    services, user = _services(request), _user(request)
+        raise error(web.HTTPNotFound, "no such call")
+    services, user = services_of(request), user_of(request)
     call = await services.store.call(unique_id)
     if call is None:
-        raise _error(web.HTTPNotFound, "no such call")
+        raise error(web.HTTPNotFound, "no such call")
     if call.ended_at is not None:
-        raise _error(web.HTTPConflict, "the call has ended")
+        raise error(web.HTTPConflict, "the call has ended")
     if user.role == Role.CALLTAKER and not answered_by(services.config, user.username, call):
-        raise _error(web.HTTPForbidden, "another call-taker has this call")
+        raise error(web.HTTPForbidden, "another call-taker has this call")
     return call
 
 
@@ -249,22 +210,22 @@ async def post_dispatch(request: web.Request) -> web.Response:
     202: the call is in its conference and the agency is ringing; the outcome (answered, backup
     tried, failed) arrives as ticket events and on the live feed.
     """
-    body = await _json_body(request)
+    body = await json_body(request)
     agency = body.get("agency")
-    config = _services(request).config
+    config = services_of(request).config
     if not isinstance(agency, str) or config.agency(agency) is None:
         known = ", ".join(a.id for a in config.agencies)
-        raise _error(web.HTTPBadRequest, f"agency must be an agency id ({known})")
+        raise error(web.HTTPBadRequest, f"agency must be an agency id ({known})")
     call = await _steered_call(request)
     try:
-        started = await _services(request).dispatcher.dispatch(
-            call.unique_id, agency, _user(request).username
+        started = await services_of(request).dispatcher.dispatch(
+            call.unique_id, agency, user_of(request).username
         )
     except DispatchError as e:
         status = {"unknown-agency": web.HTTPBadRequest, "no-call": web.HTTPNotFound}.get(
             e.kind, web.HTTPConflict
         )
-        raise _error(status, str(e)) from None
+        raise error(status, str(e)) from None
     return web.json_response(
         {
             "ticket_id": started.ticket_id,
@@ -281,9 +242,9 @@ def _call_action(name: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         call = await _steered_call(request)
         try:
-            await getattr(_services(request).calls, name)(call, _user(request).username)
+            await getattr(services_of(request).calls, name)(call, user_of(request).username)
         except CallError as e:
-            raise _error(web.HTTPConflict, str(e)) from None
+            raise error(web.HTTPConflict, str(e)) from None
         return web.json_response({"unique_id": call.unique_id, "done": name})
 
     handler.__name__ = f"post_{name}"
@@ -293,7 +254,7 @@ def _call_action(name: str) -> Any:
 @requires(*READERS)
 async def get_agencies(request: web.Request) -> web.Response:
     """The agencies a call-taker can dispatch to (targets are not shown: they are plumbing)."""
-    config = _services(request).config
+    config = services_of(request).config
     return web.json_response(
         {
             "agencies": [
@@ -309,19 +270,19 @@ async def get_agencies(request: web.Request) -> web.Response:
 @requires(*OVERSEERS)
 async def get_agents(request: web.Request) -> web.Response:
     """Every call-taker's desk: state, since when, paused why, the call at it."""
-    desks = _services(request).desks.desks.all()
+    desks = services_of(request).desks.desks.all()
     return web.json_response({"agents": [d.as_json() for d in desks]})
 
 
 def _own_or_overseen(request: web.Request) -> str:
     extension = request.match_info["extension"]
-    services, user = _services(request), _user(request)
+    services, user = services_of(request), user_of(request)
     if not EXTENSION_RE.fullmatch(extension):
-        raise _error(web.HTTPNotFound, "no such desk")
+        raise error(web.HTTPNotFound, "no such desk")
     if user.role not in OVERSEERS:
         phone = services.config.calltaker_of(user.username)
         if phone is None or phone.extension != extension:
-            raise _error(web.HTTPForbidden, "not your desk")
+            raise error(web.HTTPForbidden, "not your desk")
     return extension
 
 
@@ -330,23 +291,23 @@ async def post_agent_state(request: web.Request) -> web.Response:
     """Join the queue, pause (with a reason) or leave it: {"state": "available"|"paused"|
     "logged-out", "reason": "istirahat"}. A call-taker for their own desk, a supervisor any."""
     extension = _own_or_overseen(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     try:
         wanted = Wanted(str(body.get("state")))
     except ValueError:
-        raise _error(web.HTTPBadRequest, "state must be available, paused or logged-out") from None
+        raise error(web.HTTPBadRequest, "state must be available, paused or logged-out") from None
     reason = body.get("reason", "")
     if not isinstance(reason, str):
-        raise _error(web.HTTPBadRequest, "reason must be text")
+        raise error(web.HTTPBadRequest, "reason must be text")
     try:
-        desk = await _services(request).desks.set_state(
-            extension, wanted, reason, _user(request).username
+        desk = await services_of(request).desks.set_state(
+            extension, wanted, reason, user_of(request).username
         )
     except DeskError as e:
         status = {"no-desk": web.HTTPNotFound, "bad-request": web.HTTPBadRequest}.get(
             e.kind, web.HTTPBadGateway
         )
-        raise _error(status, str(e)) from None
+        raise error(status, str(e)) from None
     return web.json_response({"requested": wanted.value, "desk": desk.as_json()})
 
 
@@ -354,7 +315,7 @@ async def post_agent_state(request: web.Request) -> web.Response:
 async def get_agent_events(request: web.Request) -> web.Response:
     """A desk's session log (login, pause and why, logout, and who did it)."""
     extension = _own_or_overseen(request)
-    events = await _services(request).store.desk_events(extension)
+    events = await services_of(request).store.desk_events(extension)
     return web.json_response(
         {
             "events": [
@@ -368,7 +329,7 @@ async def get_agent_events(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def get_queues(request: web.Request) -> web.Response:
     """Callers waiting for a call-taker, most urgent first, and how many desks are free."""
-    services = _services(request)
+    services = services_of(request)
     waiting = await services.store.list_tickets(status=Status.QUEUED.value, limit=500)
     at = datetime.now(UTC)
     # The queue answers higher priority first, then in order of arrival: show it the same way.
@@ -400,29 +361,29 @@ def _waiting(ticket: Ticket, at: datetime) -> dict[str, Any]:
 @requires(*READERS)
 async def get_places(request: web.Request) -> web.Response:
     """Kota Malang's kecamatan and their kelurahan, for the ticket form."""
-    return web.json_response({"kecamatan": _services(request).gazetteer.districts()})
+    return web.json_response({"kecamatan": services_of(request).gazetteer.districts()})
 
 
 @requires(*READERS)
 async def get_protocols(request: web.Request) -> web.Response:
-    cards = _services(request).protocols.all()
+    cards = services_of(request).protocols.all()
     return web.json_response({"cards": [c.as_json() for c in cards]})
 
 
 @requires(*OVERSEERS)
 async def put_protocol(request: web.Request) -> web.Response:
     """A supervisor rewrites a category's card: {"ask": [...], "tell": [...]}."""
-    services = _services(request)
+    services = services_of(request)
     category = request.match_info["category"]
     if category not in services.config.categories and category != GENERAL:
-        raise _error(web.HTTPNotFound, "no such category")
-    body = await _json_body(request)
+        raise error(web.HTTPNotFound, "no such category")
+    body = await json_body(request)
     try:
         ask = check_items("ask", body.get("ask", []))
         tell = check_items("tell", body.get("tell", []))
     except CardError as e:
-        raise _error(web.HTTPBadRequest, str(e)) from None
-    saved = await services.store.save_protocol_card(category, ask, tell, _user(request).username)
+        raise error(web.HTTPBadRequest, str(e)) from None
+    saved = await services.store.save_protocol_card(category, ask, tell, user_of(request).username)
     card = make_card(category, saved.ask, saved.tell, saved.updated_by)
     services.protocols.use_edits([card])
     return web.json_response(card.as_json())
@@ -433,7 +394,7 @@ async def put_protocol(request: web.Request) -> web.Response:
 
 @requires(Role.ADMIN)
 async def get_users(request: web.Request) -> web.Response:
-    users = await _services(request).store.users()
+    users = await services_of(request).store.users()
     return web.json_response(
         {
             "users": [
@@ -452,22 +413,22 @@ async def get_users(request: web.Request) -> web.Response:
 @requires(Role.ADMIN)
 async def post_users(request: web.Request) -> web.Response:
     """Add a login: {"username", "password" (>= 10 characters), "role", "agency" (agency role)}."""
-    services = _services(request)
-    body = await _json_body(request)
+    services = services_of(request)
+    body = await json_body(request)
     username, password = body.get("username"), body.get("password")
     role, agency = body.get("role"), body.get("agency")
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
-        raise _error(web.HTTPBadRequest, "username: letters, digits and . _ @ - only (1-64)")
+        raise error(web.HTTPBadRequest, "username: letters, digits and . _ @ - only (1-64)")
     if not isinstance(password, str) or not 10 <= len(password) <= 1024:
-        raise _error(web.HTTPBadRequest, "password: 10 to 1024 characters")
+        raise error(web.HTTPBadRequest, "password: 10 to 1024 characters")
     if role not in {r.value for r in Role}:
-        raise _error(web.HTTPBadRequest, f"role: one of {', '.join(r.value for r in Role)}")
+        raise error(web.HTTPBadRequest, f"role: one of {', '.join(r.value for r in Role)}")
     if role == Role.AGENCY and (
         not isinstance(agency, str) or services.config.agency(agency) is None
     ):
-        raise _error(web.HTTPBadRequest, "agency: the agency role needs a configured agency id")
+        raise error(web.HTTPBadRequest, "agency: the agency role needs a configured agency id")
     if await services.store.user_by_name(username) is not None:
-        raise _error(web.HTTPConflict, f"{username} exists")
+        raise error(web.HTTPConflict, f"{username} exists")
     user = await services.store.add_user(
         username, hash_password(password), str(role), agency if role == Role.AGENCY else None
     )

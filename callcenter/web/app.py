@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api, live, pages, reports
+from . import api, live, pages, reports, supervision
 from .auth import STORE_KEY
+from .requests import MAX_BODY
 from .services import SERVICES, Services
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -48,7 +49,7 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
 
 
 def create_app(services: Services, health: HealthCheck) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=api.MAX_BODY)
+    app = web.Application(middlewares=[security_headers], client_max_size=MAX_BODY)
     app[STORE_KEY] = services.store
     app[SERVICES] = services
     app[HEALTH_KEY] = health
@@ -57,5 +58,6 @@ def create_app(services: Services, health: HealthCheck) -> web.Application:
     live.add_routes(app)
     pages.add_routes(app)
     reports.add_routes(app)
+    supervision.add_routes(app)
     app.router.add_static("/static/", STATIC, name="static")
     return app

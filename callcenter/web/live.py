@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from ..config import Config
-from ..live.events import DeskChanged, DispatchAlert, ScreenPop, TicketChanged
+from ..live.events import BoardChanged, DeskChanged, DispatchAlert, ScreenPop, TicketChanged
 from .auth import Role, current_user, token_of
 from .services import SERVICES
 
@@ -73,6 +73,8 @@ class LiveFeed:
                     "ticket": event.ticket,
                     "at": event.at.isoformat(),
                 }
+            case BoardChanged():
+                return {"type": "board", "board": event.board} if self._oversees else None
             case DeskChanged():
                 if not (self._oversees or event.username == viewer.username):
                     return None

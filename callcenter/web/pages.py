@@ -101,6 +101,16 @@ async def get_protocols(request: web.Request) -> web.Response:
     return render("protocols.html", user=user, cards=cards, names=names)
 
 
+async def get_board(request: web.Request) -> web.Response:
+    """The supervisors' board (live over /ws/live)."""
+    user = await _desk_user(request)
+    if user.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise web.HTTPForbidden(text="Halaman ini untuk penyelia.", content_type="text/plain")
+    phone = request.app[SERVICES].config.supervisor_phone_of(user.username)
+    boot = {"username": user.username, "phone": phone.extension if phone else None}
+    return render("board.html", user=user, boot=boot)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", get_root)
     app.router.add_get("/login", get_login)
@@ -108,3 +118,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/logout", post_logout)
     app.router.add_get("/console", get_console)
     app.router.add_get("/protocols", get_protocols)
+    app.router.add_get("/board", get_board)

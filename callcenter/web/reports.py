@@ -14,6 +14,7 @@ from ..tickets.edits import OUTCOMES
 from ..tickets.reports import ANSWER_BUCKETS, ANSWER_WITHIN, NOT_CLOSED, ReportError, day_range
 from .auth import Role, current_user, requires
 from .pages import render
+from .requests import error
 from .services import SERVICES
 
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
@@ -26,17 +27,13 @@ DIMENSION_NAMES = {
 }
 
 
-def _bad(message: str) -> web.HTTPException:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
 async def _summary(request: web.Request, by: str | None = None) -> dict[str, Any]:
     reports = request.app[SERVICES].reports
     try:
         first, last = day_range(request.query.get("from"), request.query.get("to"), reports.today())
         return await reports.summary(first, last, by or request.query.get("by", "category"))
     except ReportError as e:
-        raise _bad(str(e)) from None
+        raise error(web.HTTPBadRequest, str(e)) from None
 
 
 @requires(*SUPERVISORS)
@@ -107,7 +104,7 @@ async def _national(request: web.Request) -> tuple[str, str, list[dict[str, Any]
     try:
         first, last = day_range(request.query.get("from"), request.query.get("to"), reports.today())
     except ReportError as e:
-        raise _bad(str(e)) from None
+        raise error(web.HTTPBadRequest, str(e)) from None
     return first.isoformat(), last.isoformat(), await reports.national(first, last)
 
 
@@ -189,7 +186,7 @@ async def get_evaluation_page(request: web.Request) -> web.Response:
     try:
         first, last = day_range(request.query.get("from"), request.query.get("to"), reports.today())
     except ReportError as e:
-        raise _bad(str(e)) from None
+        raise error(web.HTTPBadRequest, str(e)) from None
     report = await reports.evaluation(first, last)
     return render("evaluation.html", user=user, **_page_context(request, report))
 

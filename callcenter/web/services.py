@@ -13,6 +13,8 @@ from ..config import Config
 from ..live.bus import Bus
 from ..routing.dispatch import Dispatcher
 from ..speech.meaning import Gazetteer
+from ..supervision.board import Board
+from ..supervision.listen import ListenIn
 from ..tickets.reports import Reports
 from ..tickets.store import TicketStore
 
@@ -28,6 +30,8 @@ class Services:
     protocols: Protocols
     gazetteer: Gazetteer
     reports: Reports
+    board: Board
+    listen: ListenIn
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

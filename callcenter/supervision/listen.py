@@ -1,0 +1,62 @@
+"""Listen, whisper, barge: a supervisor's own phone rings into ChanSpy on the call-taker's channel.
+
+Listening hears caller and call-taker and is heard by neither; whispering is heard by the
+call-taker only (coaching); barging is heard by both. Every use is a ticket event with the
+supervisor's name: callers' calls are not listened to unrecorded.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..config import Config
+from ..tickets.store import TicketStore
+
+# ChanSpy options added to "qE" (quiet, end with the spied call) for each mode.
+MODES = {"listen": "", "whisper": "w", "barge": "B"}
+
+
+class ListenPort(Protocol):
+    async def ring_to_listen(
+        self, supervisor: str, calltaker_channel: str, options: str, caller_id: str
+    ) -> None: ...
+
+
+class ListenError(Exception):
+    """`kind`: bad-request, no-phone, no-call or conflict."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class ListenIn:
+    def __init__(self, config: Config, store: TicketStore, telephony: ListenPort):
+        self._config = config
+        self._store = store
+        self._telephony = telephony
+
+    async def listen(self, unique_id: str, mode: str, username: str) -> None:
+        if mode not in MODES:
+            raise ListenError(f"mode must be one of {', '.join(MODES)}", "bad-request")
+        phone = self._config.supervisor_phone_of(username)
+        if phone is None:
+            raise ListenError(
+                f"no supervisor phone for {username} ([[supervisor_phones]])", "no-phone"
+            )
+        call = await self._store.call(unique_id)
+        if call is None:
+            raise ListenError("no such call", "no-call")
+        if call.ended_at is not None:
+            raise ListenError("the call has ended", "conflict")
+        if not call.calltaker_channel:
+            raise ListenError("no call-taker has the call yet", "conflict")
+        await self._telephony.ring_to_listen(
+            phone.interface,
+            call.calltaker_channel,
+            MODES[mode],
+            caller_id=f"{mode} tiket {call.ticket_id}",
+        )
+        await self._store.note(
+            unique_id, username, "supervisor-listening", {"mode": mode, "phone": phone.extension}
+        )

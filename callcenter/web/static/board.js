@@ -1,0 +1,129 @@
+// The supervisors' board, live over /ws/live ("board" messages). Caller-supplied text is written
+// with textContent only.
+"use strict";
+
+(() => {
+  const boot = JSON.parse(document.getElementById("boot").textContent);
+  const $ = (id) => document.getElementById(id);
+  const STATES = { ivr: "di IVR", waiting: "menunggu", calltaker: "dengan petugas", agency: "dengan instansi" };
+  const DESK_STATES = {
+    "logged-out": "di luar antrean", available: "siap", ringing: "berdering", "on-call": "menerima panggilan",
+    "wrap-up": "menyelesaikan", paused: "jeda", unreachable: "telepon tidak terdaftar",
+  };
+  let board = null;
+  let received = 0; // when (our clock) the board was computed: waits tick from there
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function row(cells) {
+    const tr = el("tr");
+    for (const cell of cells) {
+      const td = el("td");
+      if (cell instanceof Node) td.append(cell);
+      else td.textContent = cell === null || cell === undefined ? "" : String(cell);
+      tr.append(td);
+    }
+    return tr;
+  }
+
+  function notice(text, bad) {
+    $("notice").textContent = text;
+    $("notice").className = bad ? "notice bad" : "notice";
+    $("notice").hidden = !text;
+  }
+
+  const elapsed = () => Math.round((Date.now() - received) / 1000);
+  const duration = (s) => (s >= 60 ? Math.floor(s / 60) + " m " + (s % 60) + " s" : s + " s");
+  const pct = (v) => (v === null || v === undefined ? "–" : v.toFixed(1) + " %");
+
+  async function listen(uniqueId, mode) {
+    const response = await fetch(`/api/calls/${encodeURIComponent(uniqueId)}/listen`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ mode }),
+    });
+    const data = await response.json().catch(() => ({}));
+    notice(response.ok ? "Telepon Anda berdering: " + mode : "Gagal: " + (data.error || response.status), !response.ok);
+  }
+
+  function listenButtons(call) {
+    const box = el("span", undefined, "group");
+    for (const [mode, label] of [["listen", "Dengar"], ["whisper", "Bisik"], ["barge", "Sela"]]) {
+      const button = el("button", label);
+      button.type = "button";
+      button.dataset.mode = mode;
+      button.disabled = !boot.phone || call.state === "ivr" || !call.calltaker;
+      button.addEventListener("click", () => listen(call.unique_id, mode));
+      box.append(button);
+    }
+    return box;
+  }
+
+  function render() {
+    if (!board) return;
+    const live = board.live;
+    const tick = elapsed();
+    $("kpi-waiting").textContent = live.waiting;
+    $("kpi-longest").textContent = duration(live.waiting ? live.longest_wait + tick : 0);
+    $("kpi-ivr").textContent = live.ivr;
+    $("kpi-calltaker").textContent = live.calltaker;
+    $("kpi-agency").textContent = live.agency;
+    for (const s of ["10", "15", "20"]) $("kpi-within-" + s).textContent = pct(board.today.answered_within_pct[s]);
+    $("kpi-abandoned").textContent = board.today.abandoned;
+    $("kpi-tickets").textContent = board.today.tickets;
+    $("live").tBodies[0].replaceChildren(
+      ...live.calls.map((c) => {
+        const tr = row(["#" + c.ticket_id, c.caller_number || "(tanpa nomor)", c.category || "–",
+          STATES[c.state] + (c.held ? " (ditahan)" : ""), duration(c.seconds + tick), c.calltaker || "", listenButtons(c)]);
+        tr.dataset.state = c.state;
+        tr.dataset.ticket = c.ticket_id;
+        return tr;
+      }),
+    );
+    $("desks").tBodies[0].replaceChildren(
+      ...board.desks.map((d) => {
+        const since = Math.max(0, Math.round((Date.now() - Date.parse(d.since)) / 1000));
+        const tr = row([d.name, d.extension, DESK_STATES[d.state] || d.state, duration(since), d.reason, d.calls_taken]);
+        tr.dataset.state = d.state;
+        tr.dataset.extension = d.extension;
+        return tr;
+      }),
+    );
+    for (const [id, counts] of [["by-category", board.today.by_category], ["by-agency", board.today.by_agency]]) {
+      $(id).replaceChildren(...Object.entries(counts).map(([k, n]) => el("li", k + ": " + n)));
+    }
+  }
+
+  function show(next) {
+    board = next;
+    received = Date.parse(next.at) || Date.now();
+    render();
+  }
+
+  function connect() {
+    const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
+    socket.addEventListener("open", async () => {
+      $("link").textContent = "tersambung";
+      $("link").dataset.up = "yes";
+      const response = await fetch("/api/board", { credentials: "same-origin" });
+      if (response.status === 401) location.assign("/login");
+      else if (response.ok) show(await response.json());
+    });
+    socket.addEventListener("message", (raw) => {
+      const message = JSON.parse(raw.data);
+      if (message.type === "board") show(message.board);
+    });
+    socket.addEventListener("close", () => {
+      $("link").textContent = "terputus";
+      $("link").dataset.up = "no";
+      setTimeout(connect, 1000);
+    });
+  }
+
+  setInterval(render, 1000); // waits and times in state grow between updates
+  connect();
+})();

@@ -1,0 +1,171 @@
+"""Supervisors against the real centre: the board's numbers for a scripted set of calls, and
+listening in from their own phone."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.centre import (
+    Api,
+    call_112_and_press,
+    hang_up,
+    heard_energy,
+    phone,
+    place_scripted_112_call,
+    talk,
+)
+
+SOUND = 10.0
+QUIET = 3.0
+
+
+def board(api: Api) -> dict:
+    status, body = api.request("GET", "/api/board")
+    assert status == 200, body
+    return body
+
+
+def quiet_centre(api: Api, timeout: float = 120) -> dict:
+    """The board once no call of an earlier test is still live: this test's figures are its own."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = board(api)
+        if not now["live"]["calls"]:
+            return now
+        time.sleep(1)
+    raise AssertionError(f"calls still live: {now['live']['calls']}")
+
+
+def until(api: Api, match, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = board(api)
+        if match(now):
+            return now
+        time.sleep(0.3)
+    raise AssertionError("the board never showed it")
+
+
+@pytest.fixture
+def second_caller(asterisk):
+    sip = phone(asterisk, "9002")
+    yield sip
+    sip.stop()
+
+
+def test_the_board_counts_a_scripted_set_of_calls_exactly(
+    asterisk, supervisor_api, calltaker_api, desk, caller, second_caller
+):
+    before = quiet_centre(supervisor_api)["today"]
+
+    # Answered fast: the desk is free.
+    first = call_112_and_press(caller, "1")
+    desk.wait_answered(count=1, timeout=40)
+    # Answered slow: a second caller waits while the desk talks to the first.
+    second = call_112_and_press(second_caller, "2")
+    waiting = until(supervisor_api, lambda b: b["live"]["waiting"] == 1)
+    assert waiting["live"]["calltaker"] == 1 and len(waiting["live"]["queue"]) == 1
+    slow = waiting["live"]["queue"][0]
+    assert slow["category"] == "ambulance"
+    time.sleep(max(0.0, 11.0 - slow["seconds"]))  # let them wait 11 s in the queue…
+    assert until(supervisor_api, lambda b: b["live"]["longest_wait"] >= 10)["live"]["waiting"] == 1
+    hang_up(first)  # …then the desk is free (after 1 s of wrap-up) and answers them
+    desk.wait_answered(count=2, timeout=20)
+
+    # Abandoned: a caller queues while the desk is busy, and gives up.
+    place_scripted_112_call(asterisk.config, '"Penelepon Tiga" <9033>', keys="5", stay=28)
+    until(
+        supervisor_api,
+        lambda b: any(
+            c["caller_number"] == "9033" and c["state"] == "waiting" for c in b["live"]["calls"]
+        ),
+        timeout=60,
+    )
+    until(
+        supervisor_api,
+        lambda b: not any(c["caller_number"] == "9033" for c in b["live"]["calls"]),
+        timeout=40,
+    )
+    hang_up(second)
+
+    # A prank: answered fast, closed as prank by the call-taker.
+    time.sleep(2)
+    prank = call_112_and_press(caller, "1")
+    desk.wait_answered(count=3, timeout=40)
+    live = until(supervisor_api, lambda b: b["live"]["calltaker"] == 1)["live"]["calls"][0]
+    assert (
+        calltaker_api.request(
+            "POST", f"/api/tickets/{live['ticket_id']}/close", {"outcome": "prank"}
+        )[0]
+        == 200
+    )
+    hang_up(prank)
+
+    after = quiet_centre(supervisor_api)["today"]
+
+    def delta(key):
+        return after[key] - before[key]
+
+    assert (delta("tickets"), delta("offered"), delta("answered"), delta("abandoned")) == (
+        4,
+        4,
+        3,
+        1,
+    )
+    assert {
+        s: after["answered_within"][s] - before["answered_within"][s] for s in ("10", "15", "20")
+    } == {"10": 2, "15": 3, "20": 3}
+    assert delta("prank") == 1
+    for category, n in (("police", 2), ("ambulance", 1), ("fire", 1)):
+        assert after["by_category"].get(category, 0) - before["by_category"].get(category, 0) == n
+    assert after["outcomes"]["prank"] - before["outcomes"]["prank"] == 1
+
+
+def test_a_supervisor_listens_without_being_heard(
+    asterisk, supervisor_api, calltaker_api, admin_api, desk, caller
+):
+    supervisor = phone(asterisk, "2009", answer=True)
+    call = call_112_and_press(caller, "1")
+    try:
+        desk.wait_answered(timeout=40)
+        live = until(supervisor_api, lambda b: b["live"]["calltaker"] >= 1)["live"]["calls"]
+        unique_id = next(c["unique_id"] for c in live if c["state"] == "calltaker")
+        # Only supervisors listen in, and only with a mode they name.
+        assert (
+            calltaker_api.request("POST", f"/api/calls/{unique_id}/listen", {"mode": "listen"})[0]
+            == 403
+        )
+        assert (
+            supervisor_api.request("POST", f"/api/calls/{unique_id}/listen", {"mode": "spy"})[0]
+            == 400
+        )
+        assert (
+            admin_api.request("POST", f"/api/calls/{unique_id}/listen", {"mode": "listen"})[0]
+            == 409
+        )  # no phone
+
+        status, reply = supervisor_api.request(
+            "POST", f"/api/calls/{unique_id}/listen", {"mode": "listen"}
+        )
+        assert status == 202, reply
+        spy = supervisor.wait_answered(timeout=20)
+        time.sleep(1.5)
+        assert heard_energy(spy, 1.5) < QUIET  # nobody talks yet
+        talk(call, 3.0)
+        assert heard_energy(spy, 2.0) > SOUND  # the supervisor hears the caller…
+        time.sleep(1.5)
+        talk(spy, 3.0)
+        assert heard_energy(call, 2.0) < QUIET  # …and the caller does not hear the supervisor
+        ticket = admin_api.wait_for_ticket(
+            lambda t: (
+                any(e["kind"] == "supervisor-listening" for e in t["events"])
+                and any(c["unique_id"] == unique_id for c in t["calls"])
+            )
+        )
+        [event] = [e for e in ticket["events"] if e["kind"] == "supervisor-listening"]
+        assert (event["actor"], event["data"]["mode"]) == ("penyelia", "listen")
+    finally:
+        hang_up(call)
+        supervisor.stop()

@@ -35,8 +35,10 @@ from .speech.jobs import FIRST_DELAY, Transcriber
 from .speech.live import LiveSpeech
 from .speech.meaning import Gazetteer, Lexicon
 from .speech.model import SpeechModel, SpeechUnavailable, load_model
+from .supervision import callbacks
 from .supervision.board import Board
 from .supervision.listen import ListenIn
+from .supervision.restrictions import Restrictions
 from .telephony.actions import AmiTelephony
 from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
@@ -86,6 +88,7 @@ class Centre:
                 "answered": self._route(overflow.answered),
                 "dialled": self._route(overflow.dialled),
                 "unanswered": self._route(overflow.unanswered),
+                "callback": self._route(callbacks.dialled),
             },
             Media(self.paths, config.asterisk.seen_by_asterisk),
         )
@@ -101,6 +104,8 @@ class Centre:
         self.reports = Reports(self.engine, config.zone)
         self.board = Board(self.store, self.reports, self.desks, self.bus)
         self.listen = ListenIn(config, self.store, telephony)
+        self.callbacks = callbacks.Callbacks(config, self.store, telephony)
+        self.restrictions = Restrictions(config, self.store)
         self.menu = Menu.from_config(config, self.lexicon)
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
@@ -181,6 +186,8 @@ class Centre:
             reports=self.reports,
             board=self.board,
             listen=self.listen,
+            callbacks=self.callbacks,
+            restrictions=self.restrictions,
         )
         self._runner = web.AppRunner(create_app(services, self.health), access_log=None)
         self.board.start()

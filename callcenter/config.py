@@ -203,6 +203,26 @@ class SpeechConfig:
 
 
 @dataclass
+class PrankPolicyConfig:
+    # Days each successive restriction of a number lasts; 0: until a supervisor lifts it. A
+    # restriction never refuses a call: the caller hears `warning_prompt` and waits at `priority`.
+    levels: list[int] = field(default_factory=lambda: [3, 30, 0])
+    warning_prompt: str = "prank-warning"
+    priority: int = 0
+    # A number with this many prank tickets (flag or outcome) is shown on the board for review.
+    review_after: int = 3
+
+
+@dataclass
+class CallbackConfig:
+    # How Asterisk dials a caller back: a dial target with {number}. Development and tests ring
+    # the SIP phone of that number; production goes out on the carrier trunk.
+    dial: str = "PJSIP/{number}"
+    # Abandoned calls of this many hours are on the callback list.
+    window_hours: int = 24
+
+
+@dataclass
 class Config:
     source: str = "<defaults>"
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
@@ -223,6 +243,8 @@ class Config:
     categories: dict[str, Category] = field(default_factory=default_categories)
     agencies: list[Agency] = field(default_factory=list)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
+    prank_policy: PrankPolicyConfig = field(default_factory=PrankPolicyConfig)
+    callbacks: CallbackConfig = field(default_factory=CallbackConfig)
 
     def all_phones(self) -> list[Phone]:
         return [*self.calltakers, *self.test_callers, *self.agency_phones, *self.supervisor_phones]
@@ -270,7 +292,8 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(source, "-", f"not valid TOML: {e}") from None
     config = Config(source=source)
-    for section in ("asterisk", "controller", "database", "queue", "speech"):  # plain tables
+    plain = ("asterisk", "controller", "database", "queue", "speech", "prank_policy", "callbacks")
+    for section in plain:
         _fill(config, section, raw.pop(section, {}), source)
     config.calltakers = _phones(raw.pop("calltakers", []), "calltakers", source)
     config.test_callers = _phones(raw.pop("test_callers", []), "test_callers", source)
@@ -560,6 +583,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
     _validate_ivr(config)
     _validate_speech(config)
+    _validate_supervision(config)
     try:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -585,6 +609,29 @@ def _validate(config: Config) -> None:
     ]:
         if any(ch in secret for ch in "\r\n;[]") or secret != secret.strip():
             raise ConfigError(src, key, "must not contain newlines, ';', '[', ']' or edge spaces")
+
+
+def _validate_supervision(config: Config) -> None:
+    src, policy = config.source, config.prank_policy
+    if not policy.levels or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 3650 for d in policy.levels
+    ):
+        raise ConfigError(src, "prank_policy.levels", "a list of days (0-3650; 0: until lifted)")
+    if not re.fullmatch(r"[a-z0-9_-]{1,64}", policy.warning_prompt):
+        raise ConfigError(src, "prank_policy.warning_prompt", "not a prompt name")
+    if not 0 <= policy.priority <= 100 or not 1 <= policy.review_after <= 100:
+        raise ConfigError(src, "prank_policy.priority", "priority 0-100, review_after 1-100")
+    dial = config.callbacks.dial
+    if dial.count("{number}") != 1 or not DIAL_TARGET_RE.fullmatch(
+        dial.replace("{number}", "0341")
+    ):
+        raise ConfigError(
+            src,
+            "callbacks.dial",
+            f"a dial target with {{number}}, like PJSIP/{{number}}@trunk; got {dial[:80]!r}",
+        )
+    if not 1 <= config.callbacks.window_hours <= 24 * 14:
+        raise ConfigError(src, "callbacks.window_hours", "must be 1-336")
 
 
 def _validate_speech(config: Config) -> None:

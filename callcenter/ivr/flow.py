@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..config import CALLTAKER, Category, Config
 from ..live.events import CallRef
 from ..speech.meaning import Lexicon
+from ..tickets.caller_id import sanitise
 from ..tickets.models import Ticket
 from ..tickets.store import TicketStore
 from . import prompts, variables
@@ -32,6 +33,7 @@ MIN_SPEECH_SECONDS = 0.5
 SILENT = "silent"
 SILENT_BUT_PRESENT = "silent-but-present"
 INFORMASI = "informasi"
+RESTRICTED = "restricted"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Menu:
     unknown_priority: int = 1
     # Words → categories, for a caller who skipped the menu but described the emergency.
     lexicon: Lexicon | None = None
+    # A number restricted for prank calls hears this, and waits at this priority.
+    restricted_prompt: str = "id/prank-warning"
+    restricted_priority: int = 0
 
     @classmethod
     def from_config(cls, config: Config, lexicon: Lexicon | None = None) -> Menu:
@@ -68,6 +73,8 @@ class Menu:
             silent_priority=ivr.silent_priority,
             information_prompts=tuple(f"id/{p}" for p in ivr.information_prompts),
             max_wait=ivr.max_wait,
+            restricted_prompt=f"id/{config.prank_policy.warning_prompt}",
+            restricted_priority=config.prank_policy.priority,
         )
 
     @property
@@ -85,6 +92,8 @@ class IvrResult:
     # What happened, in order, for the ticket's history: "menu:1", "timeout", "speech:4.2", …
     path: list[str] = field(default_factory=list)
     hung_up: bool = False
+    # The restriction (prank policy) the caller's number is under, if any.
+    restriction: int | None = None
 
     def as_event(self) -> dict[str, object]:
         return {
@@ -120,7 +129,11 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         # Scheduled now, it first runs once the welcome's command is on its way to Asterisk: the
         # database write then overlaps the prompt instead of delaying it.
         ticket_opening()
+        await _look_up_restriction(channel, result, tickets)
         await _converse(channel, menu, result, tickets)
+        if result.restriction is not None and SILENT_BUT_PRESENT not in result.flags:
+            # Lowest priority, still queued: a caller who shows they cannot talk keeps theirs.
+            result.priority = menu.restricted_priority
         ticket = await asyncio.shield(ticket_opening())
         await _hand_over(channel, menu, result, ticket)
     except CallerHungUp:
@@ -133,6 +146,8 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         await tickets.ivr_done(
             channel.unique_id, result.category, result.priority, result.flags, result.as_event()
         )
+        if result.restriction is not None:
+            await tickets.restriction_applied(result.restriction, ticket.id)
         log.info(
             "call %s: IVR %s, ticket %d, category %s, flags %s",
             channel.unique_id,
@@ -142,6 +157,16 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
             result.flags,
         )
     return result
+
+
+async def _look_up_restriction(channel: Channel, result: IvrResult, tickets: TicketStore) -> None:
+    """Whether the caller's number is restricted for prank calls (the prank policy)."""
+    number = sanitise(channel.caller_number, channel.caller_name).number
+    restriction = await tickets.active_restriction(number)
+    if restriction is not None:
+        result.restriction = restriction.id
+        result.flags.append(RESTRICTED)
+        result.path.append(f"restricted:{restriction.id}")
 
 
 async def _converse(channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore) -> None:
@@ -175,6 +200,10 @@ async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | 
         # The dialplan played the welcome (the caller hears it however busy we are); a key
         # pressed during it is the first choice.
         key = channel.welcome_key
+    if result.restriction is not None:
+        # A number restricted for prank calls hears a short warning; the call goes on (an
+        # emergency number never refuses a call: it may be a real emergency this time).
+        await channel.play(menu.restricted_prompt)
     for _attempt in range(2):
         if not key:
             key = (await channel.read_digits(prompts.MENU, 1, menu.timeout))[:1]

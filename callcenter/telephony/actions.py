@@ -4,7 +4,8 @@ is rung into it (Originate); a caller goes on hold or is hung up.
 
 The dialplan side (`public,112,conference|onhold`, context `dispatch`) is in extensions.conf; the
 conference profiles in confbridge.conf. It implements the ports of routing.dispatch (Telephony),
-calltakers.desk (QueuePort), calltakers.calls (CallPort) and supervision.listen (ListenPort)."""
+calltakers.desk (QueuePort), calltakers.calls (CallPort), supervision.listen (ListenPort) and
+supervision.callbacks (CallbackPort)."""
 
 from __future__ import annotations
 
@@ -106,6 +107,23 @@ class AmiTelephony:
                 "Timeout": "30000",
                 "CallerID": f'"{caller_id}" <112>',
                 "Variable": f"NGALAM_SPY_CHANNEL={calltaker_channel},NGALAM_SPY_OPTIONS={options}",
+                "Async": "true",
+            }
+        )
+
+    async def call_back(self, calltaker: str, target: str, ticket_id: int, leg_id: str) -> None:
+        """Ring the call-taker's phone; answered, the dialplan dials the caller (`callback`)."""
+        await self._must(
+            {
+                "Action": "Originate",
+                "Channel": calltaker,
+                "Context": "callback",
+                "Exten": "s",
+                "Priority": "1",
+                "Timeout": "30000",
+                "CallerID": f'"Telepon balik tiket {ticket_id}" <112>',
+                "ChannelId": leg_id,
+                "Variable": f"NGALAM_CALLBACK_TARGET={target},{variables.TICKET_ID}={ticket_id}",
                 "Async": "true",
             }
         )

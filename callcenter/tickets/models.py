@@ -231,6 +231,50 @@ class ProtocolCard(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
 
+class Restriction(Base):
+    """A number restricted for prank calls: the caller still reaches a call-taker (an emergency
+    number never refuses a call), after a warning and at the lowest priority, until `until`
+    (None: until a supervisor lifts it)."""
+
+    __tablename__ = "restrictions"
+    __table_args__ = (Index("ix_restrictions_number", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)  # 1 for a first restriction of this number, …
+    reason: Mapped[str] = mapped_column(Text)
+    # Ticket ids that are the evidence (the prank calls).
+    evidence: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    events: Mapped[list[RestrictionEvent]] = relationship(
+        back_populates="restriction", order_by="RestrictionEvent.id"
+    )
+
+    def active(self, at: datetime) -> bool:
+        return self.lifted_at is None and (self.until is None or self.until > at)
+
+
+class RestrictionEvent(Base):
+    """The audit trail of a restriction: who did what, when, why (and every call it touched)."""
+
+    __tablename__ = "restriction_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    restriction_id: Mapped[int] = mapped_column(ForeignKey("restrictions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # created, lifted, applied (to a call)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    restriction: Mapped[Restriction] = relationship(back_populates="events")
+
+
 class User(Base):
     __tablename__ = "users"
 

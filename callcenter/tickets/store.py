@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import Integer, String, and_, event, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +42,8 @@ from .models import (
     DeskEvent,
     Dispatch,
     ProtocolCard,
+    Restriction,
+    RestrictionEvent,
     Session,
     Ticket,
     TicketEvent,
@@ -757,6 +759,190 @@ class TicketStore:
                     .where(Call.ended_at.is_(None), Call.started_at >= since)
                     .order_by(Call.id)
                     .options(selectinload(Call.ticket).selectinload(Ticket.dispatches))
+                )
+            )
+
+    async def note_ticket(
+        self, ticket_id: int, actor: str, kind: str, data: dict[str, Any]
+    ) -> Ticket | None:
+        """Add an event to a ticket by its id (a callback has no caller's call of its own)."""
+        async with self._sessions() as db:
+            ticket = await db.get(Ticket, ticket_id)
+            if ticket is None:
+                return None
+            db.add(TicketEvent(ticket=ticket, actor=actor, kind=kind, data=data))
+            await db.commit()
+            return ticket
+
+    async def abandoned_since(self, since: datetime) -> list[Ticket]:
+        """Callers who hung up before a call-taker answered, newest first, with their events."""
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(Ticket)
+                    .where(Ticket.status == rules.Status.ABANDONED, Ticket.arrived_at >= since)
+                    .order_by(Ticket.id.desc())
+                    .limit(500)
+                    .options(selectinload(Ticket.events))
+                )
+            )
+
+    async def caller_counts(self, numbers: list[str]) -> dict[str, dict[str, int]]:
+        """For each number: its tickets, and how many were pranks or silent calls."""
+        numbers = [n for n in set(numbers) if n]
+        if not numbers:
+            return {}
+        flags = func.coalesce(Ticket.flags, "[]")
+        prank = or_(Ticket.outcome == "prank", func.cast(flags, String).like('%"prank"%'))
+        silent = or_(
+            Ticket.outcome == "ghost",
+            func.cast(flags, String).like('%"silent"%'),
+            func.cast(flags, String).like('%"silent-but-present"%'),
+        )
+        query = (
+            select(
+                Ticket.caller_number,
+                func.count(),
+                func.sum(func.cast(prank, Integer)),
+                func.sum(func.cast(silent, Integer)),
+            )
+            .where(Ticket.caller_number.in_(numbers))
+            .group_by(Ticket.caller_number)
+        )
+        async with self._sessions() as db:
+            rows = (await db.execute(query)).all()
+        return {
+            number: {"tickets": total, "prank": int(pranks or 0), "silent": int(silents or 0)}
+            for number, total, pranks, silents in rows
+        }
+
+    async def prank_tickets(self, number: str, limit: int = 50) -> list[Ticket]:
+        """The evidence against a number: its tickets flagged or closed as prank."""
+        async with self._sessions() as db:
+            tickets = await db.scalars(
+                select(Ticket)
+                .where(Ticket.caller_number == number)
+                .order_by(Ticket.id.desc())
+                .limit(500)
+            )
+            return [t for t in tickets if t.outcome == "prank" or "prank" in t.flags][:limit]
+
+    # ---- restrictions of prank callers --------------------------------------------------------
+
+    async def restrict(
+        self,
+        number: str,
+        reason: str,
+        evidence: list[int],
+        actor: str,
+        level_days: list[int],
+    ) -> Restriction:
+        """Restrict a number at the next level of the policy (its earlier restrictions count)."""
+        async with self._sessions() as db:
+            earlier = await db.scalar(
+                select(func.count()).select_from(Restriction).where(Restriction.number == number)
+            )
+            level = min((earlier or 0) + 1, len(level_days))
+            days = level_days[level - 1]
+            created = now()
+            restriction = Restriction(
+                number=number,
+                level=level,
+                reason=reason,
+                evidence=evidence,
+                created_by=actor,
+                created_at=created,
+                until=created + timedelta(days=days) if days else None,
+            )
+            db.add(restriction)
+            await db.flush()
+            db.add(
+                RestrictionEvent(
+                    restriction=restriction,
+                    actor=actor,
+                    kind="created",
+                    data={"reason": reason, "level": level, "days": days, "evidence": evidence},
+                )
+            )
+            await db.commit()
+            return await self._restriction(db, restriction.id)
+
+    async def lift_restriction(
+        self, restriction_id: int, actor: str, reason: str
+    ) -> Restriction | None:
+        async with self._sessions() as db:
+            restriction = await db.get(Restriction, restriction_id)
+            if restriction is None:
+                return None
+            if restriction.lifted_at is None:  # lifting twice changes nothing
+                restriction.lifted_by, restriction.lifted_at = actor, now()
+                restriction.lift_reason = reason
+                db.add(
+                    RestrictionEvent(
+                        restriction=restriction, actor=actor, kind="lifted", data={"reason": reason}
+                    )
+                )
+                await db.commit()
+            return await self._restriction(db, restriction_id)
+
+    async def _restriction(self, db: AsyncSession, restriction_id: int) -> Restriction:
+        """A restriction with its audit trail loaded (fresh: the caller reads it after commit)."""
+        db.expunge_all()
+        return (
+            await db.scalars(
+                select(Restriction)
+                .where(Restriction.id == restriction_id)
+                .options(selectinload(Restriction.events))
+            )
+        ).one()
+
+    async def active_restriction(self, number: str) -> Restriction | None:
+        if not number:
+            return None
+        at = now()
+        async with self._sessions() as db:
+            return await db.scalar(
+                select(Restriction)
+                .where(
+                    Restriction.number == number[:64],
+                    Restriction.lifted_at.is_(None),
+                    or_(Restriction.until.is_(None), Restriction.until > at),
+                )
+                .order_by(Restriction.id.desc())
+            )
+
+    async def restriction_applied(self, restriction_id: int, ticket_id: int) -> None:
+        """A restricted number called: the call is on the restriction's audit trail."""
+        async with self._sessions() as db:
+            db.add(
+                RestrictionEvent(
+                    restriction_id=restriction_id,
+                    actor="ivr",
+                    kind="applied",
+                    data={"ticket_id": ticket_id},
+                )
+            )
+            await db.commit()
+
+    async def restrictions(self, since: datetime) -> list[Restriction]:
+        """Restrictions in force, and those created or lifted since `since`, newest first."""
+        at = now()
+        async with self._sessions() as db:
+            return list(
+                await db.scalars(
+                    select(Restriction)
+                    .where(
+                        or_(
+                            and_(
+                                Restriction.lifted_at.is_(None),
+                                or_(Restriction.until.is_(None), Restriction.until > at),
+                            ),
+                            Restriction.created_at >= since,
+                            Restriction.lifted_at >= since,
+                        )
+                    )
+                    .order_by(Restriction.id.desc())
+                    .options(selectinload(Restriction.events))
                 )
             )
 

@@ -20,7 +20,7 @@ from ..tickets.models import Call, Ticket, User
 from ..tickets.rules import Status
 from ..tickets.views import ticket_detail, ticket_summary
 from .auth import SESSION_COOKIE, Role, hash_password, login, requires, session_cookie
-from .requests import error, json_body, services_of, user_of
+from .requests import error, json_body, services_of, ticket_id_of, user_of
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
 # The people at the 112 desk: they edit tickets and steer live calls.
@@ -121,19 +121,9 @@ async def get_tickets(request: web.Request) -> web.Response:
     return web.json_response({"tickets": [ticket_summary(t) for t in tickets]})
 
 
-def _ticket_id(request: web.Request) -> int:
-    try:
-        ticket_id = int(request.match_info["id"])
-    except ValueError:
-        raise error(web.HTTPNotFound, "no such ticket") from None
-    if not 1 <= ticket_id <= 2**62:
-        raise error(web.HTTPNotFound, "no such ticket")
-    return ticket_id
-
-
 @requires(*READERS)
 async def get_ticket(request: web.Request) -> web.Response:
-    ticket = await services_of(request).store.get_ticket(_ticket_id(request))
+    ticket = await services_of(request).store.get_ticket(ticket_id_of(request))
     scope = _agency_scope(user_of(request))
     # A ticket outside an agency user's scope is reported as absent, not as forbidden.
     if ticket is None or (scope is not None and ticket.agency != scope):
@@ -145,7 +135,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 async def patch_ticket(request: web.Request) -> web.Response:
     """Edit what/where/who, the place, category, prank/silent flags and protocol ticks. Each
     edit that changes something is one `edited` event with the editor's name."""
-    services, ticket_id = services_of(request), _ticket_id(request)
+    services, ticket_id = services_of(request), ticket_id_of(request)
     body = await json_body(request)
     ticket = await services.store.get_ticket(ticket_id)
     if ticket is None:
@@ -170,7 +160,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def post_close(request: web.Request) -> web.Response:
     """Close with the call's type: darurat, informasi, prank, ghost, tidak-tercatat."""
-    services, ticket_id = services_of(request), _ticket_id(request)
+    services, ticket_id = services_of(request), ticket_id_of(request)
     try:
         outcome = parse_outcome(await json_body(request))
         closed = await services.store.close_ticket(ticket_id, outcome, user_of(request).username)

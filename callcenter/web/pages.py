@@ -106,8 +106,15 @@ async def get_board(request: web.Request) -> web.Response:
     user = await _desk_user(request)
     if user.role not in (Role.SUPERVISOR, Role.ADMIN):
         raise web.HTTPForbidden(text="Halaman ini untuk penyelia.", content_type="text/plain")
-    phone = request.app[SERVICES].config.supervisor_phone_of(user.username)
-    boot = {"username": user.username, "phone": phone.extension if phone else None}
+    config = request.app[SERVICES].config
+    phone = config.supervisor_phone_of(user.username)
+    boot = {
+        "username": user.username,
+        "phone": phone.extension if phone else None,
+        "desks": [{"extension": p.extension, "name": p.name} for p in config.calltakers],
+        "categories": {c.id: c.name for c in config.categories.values()},
+        "agencies": {a.id: a.name for a in config.agencies},
+    }
     return render("board.html", user=user, boot=boot)
 
 

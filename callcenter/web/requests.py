@@ -50,3 +50,13 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise error(web.HTTPBadRequest, "body must be a JSON object")
     return body
+
+
+def ticket_id_of(request: web.Request) -> int:
+    try:
+        ticket_id = int(request.match_info["id"])
+    except ValueError:
+        raise error(web.HTTPNotFound, "no such ticket") from None
+    if not 1 <= ticket_id <= 2**62:
+        raise error(web.HTTPNotFound, "no such ticket")
+    return ticket_id

@@ -14,7 +14,9 @@ from ..live.bus import Bus
 from ..routing.dispatch import Dispatcher
 from ..speech.meaning import Gazetteer
 from ..supervision.board import Board
+from ..supervision.callbacks import Callbacks
 from ..supervision.listen import ListenIn
+from ..supervision.restrictions import Restrictions
 from ..tickets.reports import Reports
 from ..tickets.store import TicketStore
 
@@ -32,6 +34,8 @@ class Services:
     reports: Reports
     board: Board
     listen: ListenIn
+    callbacks: Callbacks
+    restrictions: Restrictions
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

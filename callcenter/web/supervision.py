@@ -1,13 +1,16 @@
-"""The supervisors' API: the board, listening in on calls."""
+"""The supervisors' API: the board, listening in, callbacks of abandoned calls, restrictions of
+prank callers."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from ..supervision.callbacks import CallbackError
 from ..supervision.listen import ListenError
-from .api import OVERSEERS, UNIQUE_ID_RE
+from ..supervision.restrictions import RestrictionError, restriction_json
+from .api import DESK, OVERSEERS, UNIQUE_ID_RE
 from .auth import requires
-from .requests import error, json_body, services_of, user_of
+from .requests import error, json_body, services_of, ticket_id_of, user_of
 
 
 @requires(*OVERSEERS)
@@ -37,6 +40,74 @@ async def post_listen(request: web.Request) -> web.Response:
     )
 
 
+@requires(*DESK)
+async def get_callbacks(request: web.Request) -> web.Response:
+    """Abandoned calls not yet reached by a callback, with each number's prank/silent record."""
+    return web.json_response({"callbacks": await services_of(request).callbacks.waiting()})
+
+
+@requires(*DESK)
+async def post_callback(request: web.Request) -> web.Response:
+    """{"extension": "2001"}: ring that call-taker, then the caller. A call-taker calls back from
+    their own desk; a supervisor chooses any."""
+    ticket_id = ticket_id_of(request)
+    extension = (await json_body(request)).get("extension")
+    user = user_of(request)
+    if not isinstance(extension, str):
+        raise error(web.HTTPBadRequest, "extension: the call-taker's desk")
+    if user.role not in OVERSEERS:
+        phone = services_of(request).config.calltaker_of(user.username)
+        if phone is None or phone.extension != extension:
+            raise error(web.HTTPForbidden, "call back from your own desk")
+    try:
+        leg = await services_of(request).callbacks.call_back(ticket_id, extension, user.username)
+    except CallbackError as e:
+        status = {"no-ticket": web.HTTPNotFound, "no-desk": web.HTTPBadRequest}.get(
+            e.kind, web.HTTPConflict
+        )
+        raise error(status, str(e)) from None
+    return web.json_response({"ticket_id": ticket_id, "leg": leg, "status": "ringing"}, status=202)
+
+
+@requires(*OVERSEERS)
+async def get_restrictions(request: web.Request) -> web.Response:
+    return web.json_response({"restrictions": await services_of(request).restrictions.listing()})
+
+
+@requires(*OVERSEERS)
+async def post_restriction(request: web.Request) -> web.Response:
+    """{"number", "reason", "evidence": [ticket ids]}: the next level of the prank policy."""
+    try:
+        restriction = await services_of(request).restrictions.restrict(
+            await json_body(request), user_of(request).username
+        )
+    except RestrictionError as e:
+        raise error(web.HTTPBadRequest, str(e)) from None
+    return web.json_response(restriction_json(restriction), status=201)
+
+
+@requires(*OVERSEERS)
+async def post_lift(request: web.Request) -> web.Response:
+    """{"reason"}: lift a restriction now."""
+    try:
+        restriction_id = int(request.match_info["id"])
+        lifted = await services_of(request).restrictions.lift(
+            restriction_id, await json_body(request), user_of(request).username
+        )
+    except ValueError as e:
+        raise error(
+            web.HTTPBadRequest, str(e) if isinstance(e, RestrictionError) else "bad id"
+        ) from None
+    if lifted is None:
+        raise error(web.HTTPNotFound, "no such restriction")
+    return web.json_response(restriction_json(lifted))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/board", get_board)
     app.router.add_post("/api/calls/{unique_id}/listen", post_listen)
+    app.router.add_get("/api/callbacks", get_callbacks)
+    app.router.add_post("/api/tickets/{id}/callback", post_callback)
+    app.router.add_get("/api/restrictions", get_restrictions)
+    app.router.add_post("/api/restrictions", post_restriction)
+    app.router.add_post("/api/restrictions/{id}/lift", post_lift)

@@ -67,6 +67,13 @@ def error_of(path, env=None) -> ConfigError:
         ("timezone = 'Mars/Olympus'\n", "timezone"),
         ("timezone = '../../etc/passwd'\n", "timezone"),
         ("timezone = 7\n", "timezone"),
+        ("[prank_policy]\nlevels = []\n", "prank_policy.levels"),
+        ("[prank_policy]\nlevels = [3, -1]\n", "prank_policy.levels"),
+        ("[prank_policy]\nlevels = [true]\n", "prank_policy.levels"),
+        ("[prank_policy]\nwarning_prompt = '../x'\n", "prank_policy.warning_prompt"),
+        ("[callbacks]\ndial = 'PJSIP/0341'\n", "callbacks.dial"),
+        ("[callbacks]\ndial = 'PJSIP/{number},60,tT'\n", "callbacks.dial"),
+        ("[callbacks]\ndial = 'System(rm -rf /){number}'\n", "callbacks.dial"),
     ],
 )
 def test_bad_config_names_the_key_and_file(tmp_path, text, key):

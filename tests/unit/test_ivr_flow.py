@@ -238,3 +238,48 @@ async def test_a_caller_who_skips_the_menu_but_talks_gets_a_category_from_their_
     assert "words:fire" in result.path
     assert (ticket.category, ticket.priority) == ("fire", menu.categories["fire"].priority)
     assert "silent" not in ticket.flags
+
+
+class TestRestrictedNumber:
+    """The prank policy in the IVR: a warning and the lowest priority, never a refusal."""
+
+    async def restrict(self, store, number="081234567890"):
+        return await store.restrict(
+            number, "tiga panggilan iseng", [1, 2, 3], "penyelia", [3, 30, 0]
+        )
+
+    async def test_a_restricted_number_is_warned_and_still_queued_last(self, store, menu):
+        restriction = await self.restrict(store)
+        caller = FakeChannel(presses=["1"], speech=3.0)
+        result, ticket = await run(store, menu, caller)
+        assert caller.heard[:2] == ["id/welcome", "id/prank-warning"]
+        assert result.category == "police"  # the menu still works: it may be real this time
+        assert caller.variables[variables.QUEUE_PRIORITY] == "0"
+        assert caller.variables[variables.IVR_RESULT] == "done"  # handed to the queue
+        assert "restricted" in ticket.flags and ticket.priority == 0
+        [restriction] = await store.restrictions(restriction.created_at)
+        assert [e.kind for e in restriction.events] == ["created", "applied"]
+        assert restriction.events[1].data == {"ticket_id": ticket.id}
+
+    async def test_a_restricted_caller_who_cannot_talk_keeps_the_silent_priority(self, store, menu):
+        await self.restrict(store)
+        caller = FakeChannel(presses=["", "", "", "55"], speech=0.0)
+        result, ticket = await run(store, menu, caller)
+        assert "silent-but-present" in ticket.flags and "restricted" in ticket.flags
+        assert result.priority == menu.silent_priority
+
+    async def test_a_lifted_or_expired_restriction_is_not_applied(self, store, menu):
+        restriction = await self.restrict(store)
+        await store.lift_restriction(restriction.id, "penyelia", "salah sasaran")
+        caller = FakeChannel(presses=["1"], speech=3.0)
+        _, ticket = await run(store, menu, caller)
+        assert "id/prank-warning" not in caller.heard and "restricted" not in ticket.flags
+
+    async def test_restrictions_are_graduated(self, store):
+        levels = []
+        for _ in range(4):
+            restriction = await self.restrict(store, "0341555")
+            levels.append((restriction.level, restriction.until is None))
+            await store.lift_restriction(restriction.id, "penyelia", "cukup")
+        # 3 days, 30 days, then until lifted, and it stays there.
+        assert levels == [(1, False), (2, False), (3, True), (3, True)]

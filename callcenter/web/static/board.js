@@ -77,7 +77,7 @@
     $("kpi-tickets").textContent = board.today.tickets;
     $("live").tBodies[0].replaceChildren(
       ...live.calls.map((c) => {
-        const tr = row(["#" + c.ticket_id, c.caller_number || "(tanpa nomor)", c.category || "–",
+        const tr = row(["#" + c.ticket_id, c.caller_number || "(tanpa nomor)", boot.categories[c.category] || c.category || "–",
           STATES[c.state] + (c.held ? " (ditahan)" : ""), duration(c.seconds + tick), c.calltaker || "", listenButtons(c)]);
         tr.dataset.state = c.state;
         tr.dataset.ticket = c.ticket_id;
@@ -93,15 +93,94 @@
         return tr;
       }),
     );
-    for (const [id, counts] of [["by-category", board.today.by_category], ["by-agency", board.today.by_agency]]) {
-      $(id).replaceChildren(...Object.entries(counts).map(([k, n]) => el("li", k + ": " + n)));
+    for (const [id, counts, names] of [["by-category", board.today.by_category, boot.categories],
+      ["by-agency", board.today.by_agency, boot.agencies]]) {
+      $(id).replaceChildren(...Object.entries(counts).map(([k, n]) => el("li", (names[k] || k) + ": " + n)));
     }
+  }
+
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || String(response.status));
+    return data;
+  }
+
+  function button(label, action) {
+    const b = el("button", label);
+    b.type = "button";
+    b.addEventListener("click", () => action().catch((e) => notice("Gagal: " + e.message, true)));
+    return b;
+  }
+
+  function renderCallbacks(callbacks) {
+    $("callbacks").tBodies[0].replaceChildren(
+      ...callbacks.map((c) => {
+        const record = `${c.record.tickets} panggilan, ${c.record.prank} prank, ${c.record.silent} diam`;
+        const actions = el("span", undefined, "group");
+        if (c.callable) {
+          actions.append(button("Telepon balik", async () => {
+            await post(`/api/tickets/${c.id}/callback`, { extension: $("callback-desk").value });
+            notice(`Telepon balik tiket #${c.id}: meja ${$("callback-desk").value} berdering`);
+            refreshLists();
+          }));
+        }
+        if (c.review && c.callable) {
+          actions.append(button("Batasi nomor", async () => {
+            const reason = window.prompt("Alasan pembatasan (tercatat):", `${c.record.prank} panggilan prank`);
+            if (!reason) return;
+            await post("/api/restrictions", { number: c.caller_number, reason });
+            refreshLists();
+          }));
+        }
+        const tr = row(["#" + c.id, c.caller_number || "(tanpa nomor)", new Date(c.arrived_at).toLocaleTimeString("id-ID"),
+          boot.categories[c.category] || c.category || "–", c.attempts, record, actions]);
+        if (c.review) tr.className = "review";
+        tr.dataset.ticket = c.id;
+        return tr;
+      }),
+    );
+  }
+
+  function renderRestrictions(restrictions) {
+    $("restrictions").tBodies[0].replaceChildren(
+      ...restrictions.map((r) => {
+        const lift = r.active
+          ? button("Cabut", async () => {
+            const reason = window.prompt("Alasan mencabut (tercatat):");
+            if (!reason) return;
+            await post(`/api/restrictions/${r.id}/lift`, { reason });
+            refreshLists();
+          })
+          : "";
+        const state = r.active ? "berlaku" : r.lifted_at ? `dicabut oleh ${r.lifted_by}` : "berakhir";
+        const tr = row([r.number, r.level, r.until ? new Date(r.until).toLocaleString("id-ID") : "sampai dicabut",
+          r.created_by, r.reason, r.evidence.map((t) => "#" + t).join(" "), state, lift]);
+        tr.dataset.active = r.active ? "yes" : "no";
+        return tr;
+      }),
+    );
+  }
+
+  let listsAt = 0;
+  async function refreshLists() {
+    listsAt = Date.now();
+    const [callbacks, restrictions] = await Promise.all([
+      fetch("/api/callbacks", { credentials: "same-origin" }).then((r) => r.json()),
+      fetch("/api/restrictions", { credentials: "same-origin" }).then((r) => r.json()),
+    ]);
+    renderCallbacks(callbacks.callbacks || []);
+    renderRestrictions(restrictions.restrictions || []);
   }
 
   function show(next) {
     board = next;
     received = Date.parse(next.at) || Date.now();
     render();
+    if (Date.now() - listsAt > 3000) refreshLists().catch(() => {});
   }
 
   function connect() {

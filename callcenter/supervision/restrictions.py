@@ -1,0 +1,92 @@
+"""The prank policy: graduated restrictions, never a block.
+
+Indonesian centres block numbers that make prank calls, for days and then for good; an emergency
+number must still never refuse a real emergency. So a restricted number hears a short warning
+and waits at the lowest priority, and still reaches a call-taker. Each restriction takes the next
+level of `[prank_policy] levels` for that number, names who imposed it, why, with which tickets
+as evidence and until when; everything that happens to it is on its audit trail, and a
+supervisor lifts it in one click.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ..config import Config
+from ..tickets.edits import clean_text
+from ..tickets.models import Restriction, now
+from ..tickets.store import TicketStore
+from .callbacks import NUMBER_RE
+
+
+class RestrictionError(ValueError):
+    """The request is wrong; the message says how."""
+
+
+def restriction_json(restriction: Restriction) -> dict[str, Any]:
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": restriction.id,
+        "number": restriction.number,
+        "level": restriction.level,
+        "reason": restriction.reason,
+        "evidence": restriction.evidence,
+        "created_by": restriction.created_by,
+        "created_at": when(restriction.created_at),
+        "until": when(restriction.until),
+        "lifted_by": restriction.lifted_by,
+        "lifted_at": when(restriction.lifted_at),
+        "lift_reason": restriction.lift_reason,
+        "active": restriction.active(now()),
+        "events": [
+            {"at": when(e.at), "actor": e.actor, "kind": e.kind, "data": e.data}
+            for e in restriction.events
+        ],
+    }
+
+
+def _reason(value: Any) -> str:
+    if not isinstance(value, str) or not clean_text(value):
+        raise RestrictionError("reason: say why (it is on the record)")
+    reason = clean_text(value)
+    if len(reason) > 500:
+        raise RestrictionError("reason: at most 500 characters")
+    return reason
+
+
+class Restrictions:
+    def __init__(self, config: Config, store: TicketStore):
+        self._policy = config.prank_policy
+        self._store = store
+
+    async def restrict(self, body: dict[str, Any], actor: str) -> Restriction:
+        number = body.get("number")
+        if not isinstance(number, str) or not NUMBER_RE.fullmatch(number):
+            raise RestrictionError("number: a caller's number (digits)")
+        evidence = body.get("evidence", [])
+        if (
+            not isinstance(evidence, list)
+            or len(evidence) > 100
+            or not all(isinstance(t, int) and not isinstance(t, bool) for t in evidence)
+        ):
+            raise RestrictionError("evidence: a list of ticket ids")
+        if await self._store.active_restriction(number) is not None:
+            raise RestrictionError(f"{number} is already restricted")
+        return await self._store.restrict(
+            number, _reason(body.get("reason")), evidence, actor, self._policy.levels
+        )
+
+    async def lift(
+        self, restriction_id: int, body: dict[str, Any], actor: str
+    ) -> Restriction | None:
+        return await self._store.lift_restriction(
+            restriction_id, actor, _reason(body.get("reason"))
+        )
+
+    async def listing(self) -> list[dict[str, Any]]:
+        """Restrictions in force and those of the last 30 days, with the evidence's tickets."""
+        restrictions = await self._store.restrictions(now() - timedelta(days=30))
+        return [restriction_json(r) for r in restrictions]

@@ -1,0 +1,61 @@
+"""The supervisors' board and reports in a real browser: the board follows real calls live."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shot
+from tests.browser.test_console import log_in
+from tests.centre import phone, place_scripted_112_call
+
+
+@pytest.fixture
+def desk_phone(asterisk, calltaker_api):
+    sip = phone(asterisk, "2001", answer=True)
+    yield sip
+    calltaker_api.desk("2001", "logged-out")
+    sip.stop()
+
+
+def test_the_board_follows_calls_live(
+    asterisk, running_controller, calltaker_api, page, desk_phone
+):
+    log_in(page, asterisk.base_url, "penyelia", asterisk.passwords["penyelia"])
+    page.goto(asterisk.base_url + "/board")
+    expect(page.locator("#link")).to_have_attribute("data-up", "yes")
+    expect(page.locator("#desks tr[data-extension='2001']")).to_be_visible()
+    shot(page, "06-board-quiet")
+
+    calltaker_api.desk("2001", "available")
+    expect(page.locator("#desks tr[data-extension='2001']")).to_have_attribute(
+        "data-state", "available"
+    )
+    place_scripted_112_call(asterisk.config, '"Penelepon Papan" <9077>', keys="1", stay=30)
+    # The call appears while the caller is in the IVR, then moves on to the call-taker: all pushed.
+    live_row = page.locator("#live tbody tr", has_text="9077")
+    expect(live_row).to_be_visible(timeout=20_000)
+    expect(live_row).to_have_attribute("data-state", "calltaker", timeout=60_000)
+    expect(page.locator("#kpi-calltaker")).to_have_text("1")
+    expect(page.locator("#desks tr[data-extension='2001']")).to_have_attribute(
+        "data-state", "on-call"
+    )
+    expect(live_row.locator("button[data-mode=listen]")).to_be_enabled()
+    shot(page, "07-board-call-answered")
+
+    # The caller hangs up (after 30 s): the call leaves the board and today's count has it.
+    expect(live_row).to_have_count(0, timeout=60_000)
+    assert int(page.text_content("#kpi-tickets") or "0") >= 1
+    assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_the_reports_page(asterisk, running_controller, page):
+    log_in(page, asterisk.base_url, "penyelia", asterisk.passwords["penyelia"])
+    page.goto(asterisk.base_url + "/reports?by=hour")
+    expect(page.locator("#totals")).to_be_visible()
+    assert page.locator("svg.chart").count() == 4
+    shot(page, "08-reports")
+    page.goto(asterisk.base_url + "/reports/evaluation")
+    expect(page.locator("#national")).to_be_visible()
+    shot(page, "09-evaluation")
+    assert not page.errors  # type: ignore[attr-defined]

@@ -1,0 +1,167 @@
+"""Calling back an abandoned caller, and restricting a prank caller, through the real centre."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.centre import (
+    Api,
+    call_112_and_press,
+    hang_up,
+    heard_energy,
+    phone,
+    place_local_112_call,
+    talk,
+)
+
+SOUND = 10.0
+
+
+@pytest.fixture
+def answering_caller(asterisk):
+    """The public caller 9001, whose phone also answers when the centre calls back."""
+    sip = phone(asterisk, "9001", answer=True)
+    yield sip
+    sip.stop()
+
+
+@pytest.fixture
+def petugas2_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+
+
+def test_an_abandoned_caller_is_called_back_from_a_chosen_desk(
+    asterisk, admin_api, supervisor_api, calltaker_api, petugas2_api, answering_caller
+):
+    # A call-taker is logged in but their phone only rings: the caller gives up.
+    desk = phone(asterisk, "2001", answer=False)
+    calltaker_api.desk("2001", "available")
+    try:
+        before = {t["id"] for t in admin_api.tickets(limit="500")}
+        call = call_112_and_press(answering_caller, "1")
+        for _ in range(200):
+            if desk.rang:
+                break
+            time.sleep(0.1)
+        time.sleep(1)
+        hang_up(call)
+        ticket = admin_api.wait_for_ticket(
+            lambda t: (
+                t["id"] not in before
+                and t["caller_number"] == "9001"
+                and t["status"] == "abandoned"
+                and t["ended_at"] is not None
+            )
+        )
+        calltaker_api.desk("2001", "logged-out")
+
+        listed = {
+            c["id"]: c for c in supervisor_api.request("GET", "/api/callbacks")[1]["callbacks"]
+        }
+        entry = listed[ticket["id"]]
+        assert entry["callable"] and entry["attempts"] == 0 and entry["record"]["tickets"] >= 1
+
+        path = f"/api/tickets/{ticket['id']}/callback"
+        assert petugas2_api.request("POST", path, {"extension": "2001"})[0] == 403  # not their desk
+        assert supervisor_api.request("POST", path, {"extension": "9999"})[0] == 400
+        assert (
+            supervisor_api.request("POST", "/api/tickets/99999999/callback", {"extension": "2001"})[
+                0
+            ]
+            == 404
+        )
+
+        desk._answer = True  # the chosen call-taker is at the desk now
+        status, reply = supervisor_api.request("POST", path, {"extension": "2001"})
+        assert status == 202, reply
+        desk_leg = desk.wait_answered(timeout=30)
+        back = answering_caller.wait_answered(timeout=30)  # the caller's phone rings, with 112
+        time.sleep(1.5)
+        talk(back, 3.0)
+        assert heard_energy(desk_leg, 2.0) > SOUND  # the call-taker hears the caller
+        time.sleep(1.5)
+        hang_up(back)
+
+        ticket = admin_api.wait_for_ticket(
+            lambda t: (
+                t["id"] == ticket["id"]
+                and any(e["kind"] == "callback-answered" for e in t["events"])
+            )
+        )
+        kinds = {e["kind"]: e for e in ticket["events"]}
+        assert kinds["callback-requested"]["actor"] == "penyelia"
+        assert kinds["callback-requested"]["data"]["extension"] == "2001"
+        assert kinds["callback-answered"]["data"]["seconds"] > 2
+        # Reached: off the list.
+        listed = supervisor_api.request("GET", "/api/callbacks")[1]["callbacks"]
+        assert ticket["id"] not in {c["id"] for c in listed}
+    finally:
+        desk.stop()
+
+
+def test_a_number_without_digits_cannot_be_called_back(asterisk, admin_api, supervisor_api):
+    place_local_112_call(asterisk.config, '"Anonim" <anonymous>', seconds=2)
+    ticket = admin_api.wait_for_ticket(
+        lambda t: t["caller_name"] == "Anonim" and t["status"] == "abandoned"
+    )
+    status, reply = supervisor_api.request(
+        "POST", f"/api/tickets/{ticket['id']}/callback", {"extension": "2001"}
+    )
+    assert status == 409 and "number" in reply["error"]
+
+
+def test_a_restricted_number_is_warned_queued_last_and_still_answered(
+    asterisk, admin_api, supervisor_api, calltaker_api, caller, desk
+):
+    for bad in (
+        {"number": "abc", "reason": "iseng"},
+        {"number": "9001"},
+        {"number": "9001", "reason": "  "},
+        {"number": "9001", "reason": "iseng", "evidence": ["1; DROP"]},
+    ):
+        status, reply = supervisor_api.request("POST", "/api/restrictions", bad)
+        assert status == 400 and "error" in reply, bad
+    assert (
+        calltaker_api.request("POST", "/api/restrictions", {"number": "9001", "reason": "x"})[0]
+        == 403
+    )
+
+    status, restriction = supervisor_api.request(
+        "POST", "/api/restrictions", {"number": "9001", "reason": "lima panggilan iseng minggu ini"}
+    )
+    assert status == 201, restriction
+    assert restriction["level"] == 1 and restriction["until"] and restriction["active"]
+    assert (
+        supervisor_api.request("POST", "/api/restrictions", {"number": "9001", "reason": "lagi"})[0]
+        == 400
+    )  # already restricted
+    try:
+        before = {t["id"] for t in admin_api.tickets(limit="500")}
+        call = call_112_and_press(caller, "1")
+        try:
+            desk.wait_answered(timeout=60)  # the warning, then the queue: still answered
+            ticket = admin_api.wait_for_ticket(
+                lambda t: (
+                    t["id"] not in before
+                    and t["caller_number"] == "9001"
+                    and t["status"] == "answered"
+                )
+            )
+        finally:
+            hang_up(call)
+        assert "restricted" in ticket["flags"] and ticket["priority"] == 0
+        assert ticket["category"] == "police"
+        listed = {
+            r["id"]: r
+            for r in supervisor_api.request("GET", "/api/restrictions")[1]["restrictions"]
+        }
+        trail = [(e["kind"], e["actor"]) for e in listed[restriction["id"]]["events"]]
+        assert trail == [("created", "penyelia"), ("applied", "ivr")]
+    finally:
+        status, lifted = supervisor_api.request(
+            "POST", f"/api/restrictions/{restriction['id']}/lift", {"reason": "sudah ditegur"}
+        )
+    assert status == 200 and not lifted["active"] and lifted["lifted_by"] == "penyelia"
+    assert [e["kind"] for e in lifted["events"]][-1] == "lifted"

@@ -20,12 +20,14 @@ from .ivr.channel import Channel
 from .ivr.flow import Menu, ivr
 from .live.bus import Bus
 from .live.events import (
+    CHANNEL_GONE,
     CallAnswered,
     CallCompleted,
     CallEnded,
     CallEvent,
     CallNotPickedUp,
     CallOffered,
+    ChannelsAlive,
     MemberChanged,
     MembersResynced,
 )
@@ -130,6 +132,12 @@ class Centre:
         return await asyncio.to_thread(self.cdr.read_new)
 
     async def _on_call_event(self, event: CallEvent) -> None:
+        if isinstance(event, ChannelsAlive):
+            # Closed as if hung up, so the desk, the recording and the callback list all follow.
+            for call in await self.store.calls_gone(event):
+                log.warning("call %s has no channel in Asterisk any more: closed", call.unique_id)
+                await self._on_call_event(CallEnded(call, cause=CHANNEL_GONE, at=event.at))
+            return
         # The ticket first, then the desk: a screen-pop shows the ticket as the event left it.
         await self.store.apply(event)
         if isinstance(event, _DESK_EVENTS):

@@ -76,6 +76,8 @@ class ControllerConfig:
     # Seconds between AMI reconnect attempts grow from the first value up to the second.
     ami_reconnect_min: float = 0.5
     ami_reconnect_max: float = 30.0
+    # Seconds between checks of Asterisk's channel list, which close calls whose end went unheard.
+    channel_sweep: float = 30.0
 
 
 @dataclass
@@ -581,6 +583,8 @@ def _validate(config: Config) -> None:
             raise ConfigError(src, name, f"must be {low}-{high}, got {seconds}")
     if not c.ami_reconnect_min > 0 or c.ami_reconnect_max < c.ami_reconnect_min:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
+    if not 1 <= c.channel_sweep <= 3600:
+        raise ConfigError(src, "controller.channel_sweep", f"must be 1-3600, got {c.channel_sweep}")
     _validate_ivr(config)
     _validate_speech(config)
     _validate_supervision(config)

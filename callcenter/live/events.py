@@ -79,6 +79,22 @@ class CallSeen:
     at: datetime = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class ChannelsAlive:
+    """Every channel Asterisk had at `at` (unique and linked ids), from a complete channel list.
+
+    A caller's call still open in the store whose channel is not among them ended without our
+    hearing of it (its Hangup fell in an AMI outage and no CDR line named it): it is closed.
+    """
+
+    ids: frozenset[str]
+    at: datetime = field(default_factory=_now)
+
+
+# The hangup cause of a call closed because its channel was gone (see ChannelsAlive).
+CHANNEL_GONE = "gone: no channel in Asterisk"
+
+
 # Agency channels the controller originates get the unique id f"{DISPATCH_LEG_PREFIX}{dispatch id}".
 DISPATCH_LEG_PREFIX = "dispatch-"
 
@@ -227,6 +243,7 @@ CallEvent = (
     | CallAbandoned
     | CallEnded
     | CallSeen
+    | ChannelsAlive
     | AgencyLegEnded
     | MemberChanged
     | MembersResynced

@@ -30,6 +30,7 @@ from ..live.events import (
     CallQueued,
     CallRef,
     CallSeen,
+    ChannelsAlive,
     MemberChanged,
     MembersResynced,
     QueueMember,
@@ -182,6 +183,17 @@ def channels_to_resync(channels: list[Ami], at: datetime) -> list[CallEvent]:
     return seen
 
 
+def channels_alive(replies: Sequence[Ami], at: datetime) -> ChannelsAlive | None:
+    """Every channel's unique and linked id, or None unless the list is provably whole: a cut-off
+    list would make live calls look ended."""
+    complete = [m for m in replies if m.get("Event") == "CoreShowChannelsComplete"]
+    channels = [m for m in replies if m.get("Event") == "CoreShowChannel"]
+    if len(complete) != 1 or complete[0].get("ListItems") != str(len(channels)):
+        return None
+    ids = {m.get(key, "") for m in channels for key in ("Uniqueid", "Linkedid")}
+    return ChannelsAlive(frozenset(ids - {""}), at=at)
+
+
 def members_to_resync(replies: Sequence[Ami], queue: str, at: datetime) -> MembersResynced:
     """The call-takers in our queue right now (QueueStatus's QueueMember events)."""
     members = [
@@ -260,6 +272,8 @@ class AmiClient:
         self._queue = config.queue.name
         self._events: asyncio.Queue[CallEvent | str] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_interval = config.controller.channel_sweep
         self.connected = asyncio.Event()
         self.logins = 0
         a = config.asterisk
@@ -281,14 +295,18 @@ class AmiClient:
 
     async def start(self) -> None:
         self._consumer = asyncio.create_task(self._consume(), name="ami-events")
+        self._sweeper = asyncio.create_task(
+            self._sweep_every(self._sweep_interval), name="ami-channel-sweep"
+        )
         self.manager.loop = asyncio.get_running_loop()
         self.manager.connect()
 
     async def stop(self) -> None:
         self.manager.stopped = True
         self.manager.close()
-        if self._consumer is not None:
-            self._consumer.cancel()
+        for task in (self._consumer, self._sweeper):
+            if task is not None:
+                task.cancel()
 
     async def send(self, action: dict[str, str], *, single: bool = False) -> Any:
         """Send an action; its reply (or list of event replies). `single`: the action answers
@@ -327,6 +345,8 @@ class AmiClient:
             try:
                 if item == "resync":
                     await self._resync()
+                elif item == "sweep":
+                    await self._sweep()
                 elif not isinstance(item, str):
                     await self._handle(item)
             except asyncio.CancelledError:
@@ -339,10 +359,13 @@ class AmiClient:
         events: list[CallEvent] = []
         if self._resync_extra is not None:
             events.extend(await self._resync_extra())
-        reply = await self.send({"Action": "CoreShowChannels"})
-        channels = reply if isinstance(reply, list) else []
-        events.extend(channels_to_resync([dict(m) for m in channels], datetime.now(UTC)))
+        at = datetime.now(UTC)
+        channels = await self._channels()
+        events.extend(channels_to_resync(channels, at))
         calls = len(events)
+        alive = channels_alive(channels, at)
+        if alive is not None:  # after the CDR's ends: they carry the real times
+            events.append(alive)
         # Who is at the queue now: call-takers may have joined, paused or left while we were away.
         reply = await self.send({"Action": "QueueStatus", "Queue": self._queue})
         members = [dict(m) for m in (reply if isinstance(reply, list) else [])]
@@ -353,3 +376,28 @@ class AmiClient:
         )
         for event in events:
             await self._handle(event)
+
+    async def _channels(self) -> list[Ami]:
+        """Asterisk's channel list; empty if it does not come (the events wait behind it)."""
+        try:
+            reply = await asyncio.wait_for(self.send({"Action": "CoreShowChannels"}), 10)
+        except TimeoutError:
+            log.warning("CoreShowChannels got no answer in 10 s")
+            return []
+        return [dict(m) for m in (reply if isinstance(reply, list) else [])]
+
+    async def _sweep(self) -> None:
+        """Which channels Asterisk has now, so calls whose end we never heard of get closed."""
+        at = datetime.now(UTC)
+        alive = channels_alive(await self._channels(), at)
+        if alive is None:
+            log.warning("channel sweep skipped: Asterisk's channel list came back incomplete")
+            return
+        await self._handle(alive)
+
+    async def _sweep_every(self, interval: float) -> None:
+        # Queued, not run here: the sweep takes its turn among the events, so it cannot race them.
+        while True:
+            await asyncio.sleep(interval)
+            if self.connected.is_set():
+                self._events.put_nowait("sweep")

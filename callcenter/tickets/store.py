@@ -31,6 +31,7 @@ from ..live.events import (
     CallQueued,
     CallRef,
     CallSeen,
+    ChannelsAlive,
     DispatchAlert,
     TicketChanged,
 )
@@ -142,6 +143,8 @@ def _record_on_call(call_row: Call, kind: str, at: datetime, data: dict[str, Any
 
 # Outcomes that are also flags on the ticket.
 OUTCOME_FLAGS = ("informasi", "prank")
+# How old an open call must be before a channel list without it closes it (see calls_gone).
+CHANNEL_GRACE = timedelta(seconds=10)
 
 
 def token_hash(token: str) -> str:
@@ -761,6 +764,29 @@ class TicketStore:
                     .options(selectinload(Call.ticket).selectinload(Ticket.dispatches))
                 )
             )
+
+    async def calls_gone(self, alive: ChannelsAlive) -> list[CallRef]:
+        """Callers' calls still open here whose channel Asterisk no longer has.
+
+        Only calls older than CHANNEL_GRACE count: one the IVR opened just after Asterisk listed
+        its channels is not in that list, and is not gone.
+        """
+        async with self._sessions() as db:
+            open_calls = await db.scalars(
+                select(Call).where(
+                    Call.ended_at.is_(None), Call.started_at < alive.at - CHANNEL_GRACE
+                )
+            )
+            return [
+                CallRef(
+                    c.unique_id,
+                    channel=c.channel or "",
+                    linked_id=c.linked_id or "",
+                    caller_number=c.caller_number,
+                )
+                for c in open_calls
+                if c.unique_id not in alive.ids and (c.linked_id or "") not in alive.ids
+            ]
 
     async def note_ticket(
         self, ticket_id: int, actor: str, kind: str, data: dict[str, Any]

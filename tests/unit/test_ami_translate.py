@@ -11,7 +11,7 @@ from callcenter.live.events import (
     CallQueued,
     CallSeen,
 )
-from callcenter.telephony.ami import Backoff, channels_to_resync, translate
+from callcenter.telephony.ami import Backoff, channels_alive, channels_to_resync, translate
 
 CALLER = {
     "Channel": "PJSIP/9001-00000001",
@@ -82,6 +82,39 @@ def test_resync_finds_live_112_calls_and_when_they_started():
     assert isinstance(first, CallSeen) and first.in_queue
     assert first.started_at == now - timedelta(minutes=1, seconds=5)
     assert isinstance(events[1], CallSeen) and not events[1].in_queue
+
+
+def test_the_channel_list_names_every_channel_by_unique_and_linked_id():
+    at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    agent_leg = {**CALLER, "Uniqueid": "dev-1795338680.1", "Context": "calltakers"}
+    alive = channels_alive(
+        [
+            {"Response": "Success", "EventList": "start"},
+            {"Event": "CoreShowChannel", **CALLER},
+            {"Event": "CoreShowChannel", **agent_leg},
+            {"Event": "CoreShowChannelsComplete", "EventList": "Complete", "ListItems": "2"},
+        ],
+        at,
+    )
+    assert alive is not None and alive.at == at
+    assert alive.ids == {"dev-1795338680.0", "dev-1795338680.1"}
+    empty = [{"Event": "CoreShowChannelsComplete", "ListItems": "0"}]
+    assert channels_alive(empty, at) == type(alive)(frozenset(), at=at)
+
+
+def test_a_channel_list_that_is_not_provably_whole_closes_nothing():
+    """Taking a cut-off list for the truth would close calls that are up: no list instead."""
+    at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    one = {"Event": "CoreShowChannel", **CALLER}
+    assert channels_alive([], at) is None  # no answer at all
+    assert channels_alive([one], at) is None  # no end of list
+    short = {"Event": "CoreShowChannelsComplete", "ListItems": "2"}
+    assert channels_alive([one, short], at) is None  # a channel went missing on the way
+    hostile = {"Event": "CoreShowChannelsComplete", "ListItems": "1\r\nEvent: x"}
+    assert channels_alive([one, hostile], at) is None
+    assert channels_alive([one, short, short], at) is None
+    no_count = {"Event": "CoreShowChannelsComplete"}
+    assert channels_alive([one, no_count], at) is None
 
 
 def test_reconnect_backoff_doubles_to_a_ceiling_and_resets():

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ..config import Config
 from ..live.events import CallEnded
+from ..refused import Refused
 from ..tickets.models import Call
 from ..tickets.store import TicketStore
 
@@ -29,7 +30,7 @@ class CallPort(Protocol):
     async def hang_up(self, channel: str) -> None: ...
 
 
-class CallError(Exception):
+class CallError(Refused):
     """The call cannot do that now; the message says why."""
 
 

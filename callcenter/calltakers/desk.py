@@ -27,6 +27,7 @@ from ..live.events import (
     MembersResynced,
     ScreenPop,
 )
+from ..refused import Refused, Why
 from ..tickets.models import now
 from ..tickets.store import TicketStore
 from ..tickets.views import ticket_detail, ticket_summary
@@ -54,12 +55,8 @@ class Wanted(StrEnum):
     LOGGED_OUT = "logged-out"
 
 
-class DeskError(Exception):
-    """The request cannot be done; `kind`: no-desk, bad-request, or telephony."""
-
-    def __init__(self, message: str, kind: str):
-        super().__init__(message)
-        self.kind = kind
+class DeskError(Refused):
+    """A desk's state cannot change: no such desk, a bad reason, or Asterisk refused."""
 
 
 class DeskService:
@@ -158,7 +155,7 @@ class DeskService:
         phone = next((p for p in self._config.calltakers if p.extension == extension), None)
         desk = self.desks.of_extension(extension)
         if phone is None or desk is None:
-            raise DeskError(f"no call-taker desk {extension[:16]!r}", "no-desk")
+            raise DeskError(f"no call-taker desk {extension[:16]!r}", Why.NOT_FOUND)
         return phone, desk
 
     async def set_state(self, extension: str, wanted: Wanted, reason: str, actor: str) -> Desk:
@@ -168,7 +165,7 @@ class DeskService:
         queue, member = self._config.queue.name, desk.member
         if wanted == Wanted.PAUSED and reason not in self._config.queue.pause_reasons:
             reasons = ", ".join(self._config.queue.pause_reasons)
-            raise DeskError(f"reason must be one of {reasons}", "bad-request")
+            raise DeskError(f"reason must be one of {reasons}", Why.BAD_REQUEST)
         try:
             if wanted == Wanted.LOGGED_OUT:
                 if member is not None:
@@ -186,7 +183,7 @@ class DeskService:
             raise
         except Exception as e:
             log.exception("desk %s: %s failed", extension, wanted)
-            raise DeskError(f"Asterisk refused: {e}", "telephony") from None
+            raise DeskError(f"Asterisk refused: {e}", Why.TELEPHONY) from None
         await self._store.record_desk(
             extension, actor, kind, reason if wanted == Wanted.PAUSED else None
         )

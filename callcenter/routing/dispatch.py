@@ -21,20 +21,15 @@ from typing import Protocol
 
 from ..config import Agency, Config
 from ..live.events import CallRef
+from ..refused import Refused, Why
 from ..tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
 
-class DispatchError(Exception):
-    """The dispatch cannot start; the message says why, in words for the call-taker.
-
-    `kind`: "unknown-agency" (a bad request), "no-call", or "conflict" (the call is not in a state
-    to dispatch: not answered yet, or over)."""
-
-    def __init__(self, message: str, kind: str = "conflict"):
-        super().__init__(message)
-        self.kind = kind
+class DispatchError(Refused):
+    """The dispatch cannot start: an unknown agency, no such call, or a call not in a state to
+    dispatch (not answered yet, or over)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +74,10 @@ class Dispatcher:
         agency = self._config.agency(agency_id)
         if agency is None:
             known = ", ".join(a.id for a in self._config.agencies)
-            raise DispatchError(f"unknown agency (known: {known})", "unknown-agency")
+            raise DispatchError(f"unknown agency (known: {known})", Why.BAD_REQUEST)
         call = await self._tickets.call(unique_id)
         if call is None:
-            raise DispatchError("no such call", "no-call")
+            raise DispatchError("no such call", Why.NOT_FOUND)
         if call.ended_at is not None:
             raise DispatchError("the call has ended")
         conference = call.conference

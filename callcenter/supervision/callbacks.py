@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from ..config import Config
 from ..ivr import variables
 from ..ivr.channel import Channel
+from ..refused import Refused, Why
 from ..tickets.models import now
 from ..tickets.store import TicketStore
 from ..tickets.views import ticket_summary
@@ -37,12 +38,8 @@ class CallbackPort(Protocol):
     async def call_back(self, calltaker: str, target: str, ticket_id: int, leg_id: str) -> None: ...
 
 
-class CallbackError(Exception):
-    """`kind`: no-ticket, no-desk or conflict."""
-
-    def __init__(self, message: str, kind: str):
-        super().__init__(message)
-        self.kind = kind
+class CallbackError(Refused):
+    """No callback: no such ticket, a number that cannot be dialled, or no such desk."""
 
 
 class Callbacks:
@@ -78,13 +75,13 @@ class Callbacks:
         """Ring the call-taker at `extension`, then the caller; returns the callback's leg id."""
         ticket = await self._store.get_ticket(ticket_id)
         if ticket is None:
-            raise CallbackError("no such ticket", "no-ticket")
+            raise CallbackError("no such ticket", Why.NOT_FOUND)
         number = ticket.caller_number
         if not NUMBER_RE.fullmatch(number):
-            raise CallbackError("the caller's number is unknown or not diallable", "conflict")
+            raise CallbackError("the caller's number is unknown or not diallable")
         phone = next((p for p in self._config.calltakers if p.extension == extension), None)
         if phone is None:
-            raise CallbackError(f"no call-taker desk {extension[:16]!r}", "no-desk")
+            raise CallbackError(f"no call-taker desk {extension[:16]!r}", Why.BAD_REQUEST)
         leg = f"callback-{ticket_id}-{secrets.token_hex(3)}"
         target = self._config.callbacks.dial.format(number=number)
         await self._telephony.call_back(phone.interface, target, ticket_id, leg)

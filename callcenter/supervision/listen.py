@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..config import Config
+from ..refused import Refused, Why
 from ..tickets.store import TicketStore
 
 # ChanSpy options added to "qE" (quiet, end with the spied call) for each mode.
@@ -22,12 +23,8 @@ class ListenPort(Protocol):
     ) -> None: ...
 
 
-class ListenError(Exception):
-    """`kind`: bad-request, no-phone, no-call or conflict."""
-
-    def __init__(self, message: str, kind: str):
-        super().__init__(message)
-        self.kind = kind
+class ListenError(Refused):
+    """No listening in: a bad mode, no supervisor phone, no such call, or nobody on it yet."""
 
 
 class ListenIn:
@@ -38,19 +35,19 @@ class ListenIn:
 
     async def listen(self, unique_id: str, mode: str, username: str) -> None:
         if mode not in MODES:
-            raise ListenError(f"mode must be one of {', '.join(MODES)}", "bad-request")
+            raise ListenError(f"mode must be one of {', '.join(MODES)}", Why.BAD_REQUEST)
         phone = self._config.supervisor_phone_of(username)
         if phone is None:
             raise ListenError(
-                f"no supervisor phone for {username} ([[supervisor_phones]])", "no-phone"
+                f"no supervisor phone for {username} ([[supervisor_phones]])", Why.CONFLICT
             )
         call = await self._store.call(unique_id)
         if call is None:
-            raise ListenError("no such call", "no-call")
+            raise ListenError("no such call", Why.NOT_FOUND)
         if call.ended_at is not None:
-            raise ListenError("the call has ended", "conflict")
+            raise ListenError("the call has ended")
         if not call.calltaker_channel:
-            raise ListenError("no call-taker has the call yet", "conflict")
+            raise ListenError("no call-taker has the call yet")
         await self._telephony.ring_to_listen(
             phone.interface,
             call.calltaker_channel,

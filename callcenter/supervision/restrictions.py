@@ -14,14 +14,18 @@ from datetime import timedelta
 from typing import Any
 
 from ..config import Config
+from ..refused import Refused, Why
 from ..tickets.edits import clean_text
 from ..tickets.models import Restriction, now
 from ..tickets.store import TicketStore
 from .callbacks import NUMBER_RE
 
 
-class RestrictionError(ValueError):
-    """The request is wrong; the message says how."""
+class RestrictionError(Refused):
+    """The request is wrong (the message says how), or the number is already restricted."""
+
+    def __init__(self, message: str, why: Why = Why.BAD_REQUEST):
+        super().__init__(message, why)
 
 
 def restriction_json(restriction: Restriction) -> dict[str, Any]:
@@ -74,7 +78,7 @@ class Restrictions:
         ):
             raise RestrictionError("evidence: a list of ticket ids")
         if await self._store.active_restriction(number) is not None:
-            raise RestrictionError(f"{number} is already restricted")
+            raise RestrictionError(f"{number} is already restricted", Why.CONFLICT)
         return await self._store.restrict(
             number, _reason(body.get("reason")), evidence, actor, self._policy.levels
         )

@@ -20,7 +20,7 @@ from ..tickets.models import Call, Ticket, User
 from ..tickets.rules import Status
 from ..tickets.views import ticket_detail, ticket_summary
 from .auth import SESSION_COOKIE, Role, hash_password, login, requires, session_cookie
-from .requests import error, json_body, services_of, ticket_id_of, user_of
+from .requests import error, json_body, refused, services_of, ticket_id_of, user_of
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
 # The people at the 112 desk: they edit tickets and steer live calls.
@@ -212,10 +212,7 @@ async def post_dispatch(request: web.Request) -> web.Response:
             call.unique_id, agency, user_of(request).username
         )
     except DispatchError as e:
-        status = {"unknown-agency": web.HTTPBadRequest, "no-call": web.HTTPNotFound}.get(
-            e.kind, web.HTTPConflict
-        )
-        raise error(status, str(e)) from None
+        raise refused(e) from None
     return web.json_response(
         {
             "ticket_id": started.ticket_id,
@@ -234,7 +231,7 @@ def _call_action(name: str) -> Any:
         try:
             await getattr(services_of(request).calls, name)(call, user_of(request).username)
         except CallError as e:
-            raise error(web.HTTPConflict, str(e)) from None
+            raise refused(e) from None
         return web.json_response({"unique_id": call.unique_id, "done": name})
 
     handler.__name__ = f"post_{name}"
@@ -294,10 +291,7 @@ async def post_agent_state(request: web.Request) -> web.Response:
             extension, wanted, reason, user_of(request).username
         )
     except DeskError as e:
-        status = {"no-desk": web.HTTPNotFound, "bad-request": web.HTTPBadRequest}.get(
-            e.kind, web.HTTPBadGateway
-        )
-        raise error(status, str(e)) from None
+        raise refused(e) from None
     return web.json_response({"requested": wanted.value, "desk": desk.as_json()})
 
 

@@ -4,10 +4,12 @@ errors as JSON that say what is wrong."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
 
+from ..refused import Refused, Why
 from ..tickets.models import User
 from .auth import USER_KEY
 from .services import SERVICES, Services
@@ -17,6 +19,19 @@ MAX_BODY = 64 * 1024
 
 def error(status: type[web.HTTPException], message: str) -> web.HTTPException:
     return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+STATUS_OF: dict[Why, type[web.HTTPException]] = {
+    Why.BAD_REQUEST: web.HTTPBadRequest,
+    Why.NOT_FOUND: web.HTTPNotFound,
+    Why.CONFLICT: web.HTTPConflict,
+    Why.TELEPHONY: web.HTTPBadGateway,
+}
+
+
+def refused(e: Refused) -> web.HTTPException:
+    """The domain's no, as the HTTP answer that means it."""
+    return error(STATUS_OF[e.why], str(e))
 
 
 def services_of(request: web.Request) -> Services:
@@ -52,11 +67,18 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+# Row ids in paths: ASCII digits only (int() also takes "٣" and "1_000"), and small enough for
+# any database's integer.
+ROW_ID_RE = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def row_id_of(request: web.Request, what: str) -> int:
+    """The path's {id}, or 404 naming `what` was not found."""
+    text = request.match_info["id"]
+    if not ROW_ID_RE.fullmatch(text):
+        raise error(web.HTTPNotFound, f"no such {what}")
+    return int(text)
+
+
 def ticket_id_of(request: web.Request) -> int:
-    try:
-        ticket_id = int(request.match_info["id"])
-    except ValueError:
-        raise error(web.HTTPNotFound, "no such ticket") from None
-    if not 1 <= ticket_id <= 2**62:
-        raise error(web.HTTPNotFound, "no such ticket")
-    return ticket_id
+    return row_id_of(request, "ticket")

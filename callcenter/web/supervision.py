@@ -10,7 +10,7 @@ from ..supervision.listen import ListenError
 from ..supervision.restrictions import RestrictionError, restriction_json
 from .api import DESK, OVERSEERS, UNIQUE_ID_RE
 from .auth import requires
-from .requests import error, json_body, services_of, ticket_id_of, user_of
+from .requests import error, json_body, refused, row_id_of, services_of, ticket_id_of, user_of
 
 
 @requires(*OVERSEERS)
@@ -29,12 +29,7 @@ async def post_listen(request: web.Request) -> web.Response:
     try:
         await services_of(request).listen.listen(unique_id, str(mode), user_of(request).username)
     except ListenError as e:
-        status = {
-            "bad-request": web.HTTPBadRequest,
-            "no-phone": web.HTTPConflict,
-            "no-call": web.HTTPNotFound,
-        }.get(e.kind, web.HTTPConflict)
-        raise error(status, str(e)) from None
+        raise refused(e) from None
     return web.json_response(
         {"unique_id": unique_id, "mode": mode, "status": "ringing"}, status=202
     )
@@ -62,10 +57,7 @@ async def post_callback(request: web.Request) -> web.Response:
     try:
         leg = await services_of(request).callbacks.call_back(ticket_id, extension, user.username)
     except CallbackError as e:
-        status = {"no-ticket": web.HTTPNotFound, "no-desk": web.HTTPBadRequest}.get(
-            e.kind, web.HTTPConflict
-        )
-        raise error(status, str(e)) from None
+        raise refused(e) from None
     return web.json_response({"ticket_id": ticket_id, "leg": leg, "status": "ringing"}, status=202)
 
 
@@ -82,22 +74,20 @@ async def post_restriction(request: web.Request) -> web.Response:
             await json_body(request), user_of(request).username
         )
     except RestrictionError as e:
-        raise error(web.HTTPBadRequest, str(e)) from None
+        raise refused(e) from None
     return web.json_response(restriction_json(restriction), status=201)
 
 
 @requires(*OVERSEERS)
 async def post_lift(request: web.Request) -> web.Response:
     """{"reason"}: lift a restriction now."""
+    restriction_id = row_id_of(request, "restriction")
     try:
-        restriction_id = int(request.match_info["id"])
         lifted = await services_of(request).restrictions.lift(
             restriction_id, await json_body(request), user_of(request).username
         )
-    except ValueError as e:
-        raise error(
-            web.HTTPBadRequest, str(e) if isinstance(e, RestrictionError) else "bad id"
-        ) from None
+    except RestrictionError as e:
+        raise refused(e) from None
     if lifted is None:
         raise error(web.HTTPNotFound, "no such restriction")
     return web.json_response(restriction_json(lifted))

@@ -135,7 +135,7 @@ def test_a_restricted_number_is_warned_queued_last_and_still_answered(
     assert restriction["level"] == 1 and restriction["until"] and restriction["active"]
     assert (
         supervisor_api.request("POST", "/api/restrictions", {"number": "9001", "reason": "lagi"})[0]
-        == 400
+        == 409
     )  # already restricted
     try:
         before = {t["id"] for t in admin_api.tickets(limit="500")}
@@ -165,3 +165,21 @@ def test_a_restricted_number_is_warned_queued_last_and_still_answered(
         )
     assert status == 200 and not lifted["active"] and lifted["lifted_by"] == "penyelia"
     assert [e["kind"] for e in lifted["events"]][-1] == "lifted"
+
+
+def test_lifting_needs_a_real_restriction_id_and_a_reason(asterisk, supervisor_api):
+    # int() would take the Arabic-Indic "٣" and "1_0"; a 30-digit id overflows a database integer.
+    for bad_id in ("abc", "%D9%A3", "1_0", "9" * 30, "0", "-1"):
+        status, reply = supervisor_api.request(
+            "POST", f"/api/restrictions/{bad_id}/lift", {"reason": "x"}
+        )
+        assert status == 404 and reply["error"] == "no such restriction", (bad_id, status)
+    status, restriction = supervisor_api.request(
+        "POST", "/api/restrictions", {"number": "0341555666", "reason": "uji pencabutan"}
+    )
+    assert status == 201
+    path = f"/api/restrictions/{restriction['id']}/lift"
+    for bad_body in ({}, {"reason": ""}, {"reason": 5}):
+        status, reply = supervisor_api.request("POST", path, bad_body)
+        assert status == 400 and "reason" in reply["error"], bad_body
+    assert supervisor_api.request("POST", path, {"reason": "selesai"})[0] == 200

@@ -9,6 +9,7 @@ import pytest
 from callcenter.ivr import variables
 from callcenter.live.bus import Bus
 from callcenter.live.events import AgencyLegEnded, CallAnswered, CallRef, DispatchAlert
+from callcenter.refused import Why
 from callcenter.routing import overflow
 from callcenter.routing.dispatch import Dispatcher, DispatchError, Ringing
 from tests.unit.fakes import FakeChannel, FakeTelephony, routing_config, ticket_store
@@ -115,8 +116,8 @@ async def test_second_agency_joins_the_same_conference(store, config):
 @pytest.mark.parametrize(
     "setup,agency,kind",
     [
-        ("answered", "damkar", "unknown-agency"),
-        ("none", "polresta", "no-call"),
+        ("answered", "damkar", Why.BAD_REQUEST),
+        ("none", "polresta", Why.NOT_FOUND),
         ("queued", "polresta", "conflict"),
     ],
 )
@@ -128,7 +129,7 @@ async def test_dispatch_refused_with_a_reason(store, config, setup, agency, kind
     phones = FakeTelephony()
     with pytest.raises(DispatchError) as e:
         await Dispatcher(config, store, phones).dispatch(CALLER.unique_id, agency, "petugas1")
-    assert e.value.kind == kind
+    assert e.value.why == kind
     assert phones.joined == [] and phones.rung == []
 
 

@@ -16,6 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -537,8 +539,9 @@ def run_async(coroutine: Any) -> Any:
     return result[0] if result else None
 
 
-async def ami_action(config: Config, action: dict[str, str]) -> Any:
-    """Send one action on a fresh AMI session of the test's own (not the controller's)."""
+@asynccontextmanager
+async def ami_session(config: Config) -> AsyncIterator[Any]:
+    """A fresh AMI session of the test's own (not the controller's), logged in, events off."""
     from panoramisk import Manager
 
     manager = Manager(
@@ -555,9 +558,15 @@ async def ami_action(config: Config, action: dict[str, str]) -> Any:
             if manager.authenticated:
                 break
             await asyncio.sleep(0.05)
-        return await manager.send_action(action)
+        yield manager
     finally:
         manager.close()
+
+
+async def ami_action(config: Config, action: dict[str, str]) -> Any:
+    """Send one action on a fresh AMI session of the test's own."""
+    async with ami_session(config) as manager:
+        return await manager.send_action(action)
 
 
 # Callers Asterisk plays itself (the far half of an originated Local call): wait, press keys,
@@ -623,22 +632,7 @@ def place_local_112_call(config: Config, caller_id: str, seconds: int) -> None:
 async def place_local_112_calls(config: Config, caller_ids: list[str], seconds: int) -> None:
     """Many calls at once: Asterisk calls 112 once per caller ID, all started within moments on
     one AMI session; each hangs up after `seconds`."""
-    from panoramisk import Manager
-
-    manager = Manager(
-        host="127.0.0.1",
-        port=config.asterisk.ami_port,
-        username=config.asterisk.ami_user,
-        secret=config.asterisk.ami_secret,
-        loop=asyncio.get_running_loop(),
-        events="off",
-    )
-    await manager.connect()
-    try:
-        for _ in range(50):
-            if manager.authenticated:
-                break
-            await asyncio.sleep(0.05)
+    async with ami_session(config) as manager:
         replies = await asyncio.gather(
             *(
                 manager.send_action(
@@ -656,9 +650,7 @@ async def place_local_112_calls(config: Config, caller_ids: list[str], seconds: 
                 for caller_id in caller_ids
             )
         )
-        assert all(r.success for r in replies), replies
-    finally:
-        manager.close()
+    assert all(r.success for r in replies), replies
 
 
 def load_config(path: Path) -> Config:

@@ -68,6 +68,17 @@ async def current_user(request: web.Request) -> User | None:
     return await request.app[STORE_KEY].user_of_session(token)
 
 
+async def page_user(request: web.Request, roles: tuple[Role, ...], refusal: str) -> User:
+    """The user of an HTML page: without a login, off to /login; with the wrong role, 403 saying
+    `refusal` (a person reads it, not a program)."""
+    user = await current_user(request)
+    if user is None:
+        raise web.HTTPSeeOther("/login")
+    if user.role not in roles:
+        raise web.HTTPForbidden(text=refusal, content_type="text/plain")
+    return user
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -12,7 +12,15 @@ from aiohttp import web
 
 from ..tickets.edits import CALLTAKER_FLAGS, OUTCOMES
 from ..tickets.models import User
-from .auth import SESSION_COOKIE, Role, current_user, login, session_cookie, token_of
+from .auth import (
+    SESSION_COOKIE,
+    Role,
+    current_user,
+    login,
+    page_user,
+    session_cookie,
+    token_of,
+)
 from .services import SERVICES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -23,6 +31,7 @@ _ENV = jinja2.Environment(
 )
 # Pages of the 112 desk; other roles have their own views (agencies: the API for now).
 DESK_ROLES = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN)
+SUPERVISOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 def render(template: str, status: int = 200, **context: Any) -> web.Response:
@@ -63,12 +72,11 @@ async def post_logout(request: web.Request) -> web.Response:
 
 
 async def _desk_user(request: web.Request) -> User:
-    user = await current_user(request)
-    if user is None:
-        raise web.HTTPSeeOther("/login")
-    if user.role not in DESK_ROLES:
-        raise web.HTTPForbidden(text="Halaman ini untuk petugas 112.", content_type="text/plain")
-    return user
+    return await page_user(request, DESK_ROLES, "Halaman ini untuk petugas 112.")
+
+
+async def supervisor_user(request: web.Request) -> User:
+    return await page_user(request, SUPERVISOR_ROLES, "Halaman ini untuk penyelia.")
 
 
 async def get_console(request: web.Request) -> web.Response:
@@ -90,9 +98,7 @@ async def get_console(request: web.Request) -> web.Response:
 
 async def get_protocols(request: web.Request) -> web.Response:
     """Supervisors edit the protocol cards here (call-takers see them beside each ticket)."""
-    user = await _desk_user(request)
-    if user.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise web.HTTPForbidden(text="Halaman ini untuk penyelia.", content_type="text/plain")
+    user = await supervisor_user(request)
     services = request.app[SERVICES]
     names = {c.id: c.name for c in services.config.categories.values()}
     names["umum"] = "Semua panggilan"
@@ -103,9 +109,7 @@ async def get_protocols(request: web.Request) -> web.Response:
 
 async def get_board(request: web.Request) -> web.Response:
     """The supervisors' board (live over /ws/live)."""
-    user = await _desk_user(request)
-    if user.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise web.HTTPForbidden(text="Halaman ini untuk penyelia.", content_type="text/plain")
+    user = await supervisor_user(request)
     config = request.app[SERVICES].config
     phone = config.supervisor_phone_of(user.username)
     boot = {

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from ..tickets.edits import OUTCOMES
 from ..tickets.reports import ANSWER_BUCKETS, ANSWER_WITHIN, NOT_CLOSED, ReportError, day_range
-from .auth import Role, current_user, requires
-from .pages import render
+from .auth import Role, requires
+from .pages import render, supervisor_user
 from .requests import error
 from .services import SERVICES
 
@@ -124,15 +124,6 @@ async def get_national_csv(request: web.Request) -> web.Response:
     )
 
 
-async def _supervisor_page(request: web.Request) -> Any:
-    user = await current_user(request)
-    if user is None:
-        raise web.HTTPSeeOther("/login")
-    if user.role not in SUPERVISORS:
-        raise web.HTTPForbidden(text="Halaman ini untuk penyelia.", content_type="text/plain")
-    return user
-
-
 def _page_context(request: web.Request, report: dict[str, Any]) -> dict[str, Any]:
     config = request.app[SERVICES].config
     names = {c.id: c.name for c in config.categories.values()}
@@ -159,7 +150,7 @@ def _page_context(request: web.Request, report: dict[str, Any]) -> dict[str, Any
 
 
 async def get_reports_page(request: web.Request) -> web.Response:
-    user = await _supervisor_page(request)
+    user = await supervisor_user(request)
     try:
         report = await _summary(request)
     except web.HTTPBadRequest as e:
@@ -181,7 +172,7 @@ async def get_reports_page(request: web.Request) -> web.Response:
 async def get_evaluation_page(request: web.Request) -> web.Response:
     """The periodic evaluation (the city reviews its complaint channels every two months): every
     dimension of the range on one printable page."""
-    user = await _supervisor_page(request)
+    user = await supervisor_user(request)
     reports = request.app[SERVICES].reports
     try:
         first, last = day_range(request.query.get("from"), request.query.get("to"), reports.today())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,6 +164,22 @@ class TicketStore:
         )
         self._bus = bus
 
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session for a read that takes several statements (a ticket, then its events, calls,
+        dispatches and transcriptions): every statement sees the same committed state. Without
+        it, a commit landing between two of them showed a transcription done on a ticket whose
+        transcript was still empty. Read-only: it never commits."""
+        async with self._sessions() as db:
+            if self.engine.dialect.name == "sqlite":
+                # pysqlite starts no transaction for a SELECT, so each one is its own snapshot;
+                # an explicit BEGIN makes them share one (WAL: writers are not blocked by it).
+                await (await db.connection()).exec_driver_sql("BEGIN")
+            else:
+                # PostgreSQL's READ COMMITTED takes a new snapshot per statement.
+                await db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield db
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -254,7 +272,7 @@ class TicketStore:
 
     async def call(self, unique_id: str) -> Call | None:
         """A caller's call with its ticket."""
-        async with self._sessions() as db:
+        async with self._snapshot() as db:
             return await db.scalar(
                 select(Call)
                 .where(Call.unique_id == unique_id[:64])
@@ -741,7 +759,7 @@ class TicketStore:
 
     async def calls_of_calltaker(self, interface: str, limit: int = 5) -> list[Call]:
         """The latest calls this queue member answered, newest first, with their tickets."""
-        async with self._sessions() as db:
+        async with self._snapshot() as db:
             return list(
                 await db.scalars(
                     select(Call)
@@ -755,7 +773,7 @@ class TicketStore:
     async def live_calls(self, since: datetime) -> list[Call]:
         """Callers' calls still up that started after `since`, oldest first, with their tickets
         and whether an agency is on the line."""
-        async with self._sessions() as db:
+        async with self._snapshot() as db:
             return list(
                 await db.scalars(
                     select(Call)
@@ -802,7 +820,7 @@ class TicketStore:
 
     async def abandoned_since(self, since: datetime) -> list[Ticket]:
         """Callers who hung up before a call-taker answered, newest first, with their events."""
-        async with self._sessions() as db:
+        async with self._snapshot() as db:
             return list(
                 await db.scalars(
                     select(Ticket)
@@ -953,7 +971,7 @@ class TicketStore:
     async def restrictions(self, since: datetime) -> list[Restriction]:
         """Restrictions in force, and those created or lifted since `since`, newest first."""
         at = now()
-        async with self._sessions() as db:
+        async with self._snapshot() as db:
             return list(
                 await db.scalars(
                     select(Restriction)
@@ -1033,7 +1051,7 @@ class TicketStore:
             return list(await db.scalars(query))
 
     async def get_ticket(self, ticket_id: int) -> Ticket | None:
-        async with self._sessions() as db:
+        async with self._snapshot() as db:
             return await db.get(
                 Ticket,
                 ticket_id,

@@ -194,7 +194,8 @@ class TestAfterTheCall:
                 store, good_ticket, lambda t: t.transcriptions[0].status == "done"
             )
             job = ticket.transcriptions[0]
-            # Seen once in a full run: done, but empty. Say what was stored if it comes back.
+            # The job and the transcript are one commit, so a ticket read must show both
+            # (test_consistent_reads.py pins down the race this once lost).
             assert ticket.transcript and job.words, (job.recording_path, job.seconds, job.text)
             assert any(e.kind == "transcribed" for e in ticket.events)
             ticket = await self._until(

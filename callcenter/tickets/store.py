@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, event, func, or_, select, text
+from sqlalchemy import Integer, String, and_, cast, event, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -836,19 +836,20 @@ class TicketStore:
         numbers = [n for n in set(numbers) if n]
         if not numbers:
             return {}
-        flags = func.coalesce(Ticket.flags, "[]")
-        prank = or_(Ticket.outcome == "prank", func.cast(flags, String).like('%"prank"%'))
+        # flags is a JSON list (never NULL); as text it is the same on SQLite and PostgreSQL.
+        flags = cast(Ticket.flags, String)
+        prank = or_(Ticket.outcome == "prank", flags.like('%"prank"%'))
         silent = or_(
             Ticket.outcome == "ghost",
-            func.cast(flags, String).like('%"silent"%'),
-            func.cast(flags, String).like('%"silent-but-present"%'),
+            flags.like('%"silent"%'),
+            flags.like('%"silent-but-present"%'),
         )
         query = (
             select(
                 Ticket.caller_number,
                 func.count(),
-                func.sum(func.cast(prank, Integer)),
-                func.sum(func.cast(silent, Integer)),
+                func.sum(cast(prank, Integer)),
+                func.sum(cast(silent, Integer)),
             )
             .where(Ticket.caller_number.in_(numbers))
             .group_by(Ticket.caller_number)

@@ -1,0 +1,228 @@
+"""The production database: the same store, on PostgreSQL, does what it does on SQLite.
+
+The centre runs on SQLite by default and on PostgreSQL in production (docker-compose.yml). The
+other tests prove the store's rules on SQLite; here one scenario touching every kind of write
+and read runs on both, and what comes out must be the same, apart from clock times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from callcenter.live.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallArrived,
+    CallEnded,
+    CallQueued,
+    CallRef,
+    ChannelsAlive,
+)
+from callcenter.tickets.edits import TicketEdit
+from callcenter.tickets.migrations import migrate
+from callcenter.tickets.reports import Reports
+from callcenter.tickets.store import TicketStore, create_engine
+from callcenter.tickets.views import ticket_detail
+from tests.postgres import Postgres, postgres_server
+from tests.seed import ZONE, seed_tickets
+
+ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    with postgres_server() as server:
+        yield server
+
+
+async def _store(url: str) -> TicketStore:
+    engine = create_engine(url)
+    await migrate(engine)
+    await migrate(engine)  # start-up runs it every time: the second run must change nothing
+    return TicketStore(engine)
+
+
+def _timeless(value: Any) -> Any:
+    """The value with every timestamp replaced by a marker, once checked to be aware UTC."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    if isinstance(value, str) and value[:2] == "20" and "T" in value:
+        assert ISO_TIME.match(value), f"not an aware UTC time: {value}"
+        return "<time>"
+    return value
+
+
+async def _a_day_at_the_centre(store: TicketStore) -> dict[str, Any]:
+    """Calls answered, dispatched, transcribed, abandoned, lost and restricted; users, desks and
+    cards: every store method the centre uses, and what each read gives back."""
+    seen: dict[str, Any] = {}
+    fire = CallRef("pg-1.1", channel="PJSIP/9001-01", caller_number="081234567890")
+    await store.apply(CallArrived(fire))
+    ticket = await store.open_ticket(fire, source="ivr")  # the IVR finds the ticket already open
+    await store.ivr_done(fire.unique_id, "fire", 1, [], {"path": ["welcome", "menu:5"]})
+    await store.apply(CallQueued(fire, queue="calltakers"))
+    await store.speech_heard(fire.unique_id, "rumah saya", None)
+    await store.speech_heard(fire.unique_id, "rumah saya terbakar", "rumah saya terbakar")
+    await store.apply(CallAnswered(fire, queue="calltakers", calltaker="PJSIP/2001"))
+    edit = TicketEdit(
+        text={"what": "Rumah terbakar, dua lantai", "landmark": "dekat Alun-alun"},
+        place={"kecamatan": "Klojen", "kelurahan": "Oro-oro Dowo"},
+        checklist={"ask-a": True},
+    )
+    await store.update_ticket(ticket.id, edit, "petugas", {"ask-a": "Ada korban?"})
+    await store.note(fire.unique_id, "petugas", "hold", {})
+    dispatch = await store.start_dispatch(fire, "bpbd", "PJSIP/7005", "conference", "petugas")
+    await store.dispatch_outcome(dispatch.id, "answered")
+    await store.dispatch_failed(fire, "pmi", "petugas")
+    seen["agency on call"] = await store.agency_on_call(fire.unique_id)
+    seen["live"] = [c.unique_id for c in await store.live_calls(ticket.arrived_at)]
+    await store.apply(CallEnded(fire, cause="Normal Clearing"))
+    await store.set_recording(fire.unique_id, "/var/spool/asterisk/monitor/pg-1.1.wav")
+    job = await store.queue_transcription(fire.unique_id, "/var/spool/asterisk/monitor/pg-1.1.wav")
+    assert job is not None
+    [due] = await store.due_transcriptions(limit=5)
+    words = [{"word": "terbakar", "start": 0.4, "end": 0.9, "conf": 0.8}]
+    await store.transcription_done(due.id, "rumah saya terbakar", words, 2.5, {})
+    await store.close_ticket(ticket.id, "darurat", "petugas")
+    fire_ticket = await store.get_ticket(ticket.id)
+    assert fire_ticket is not None
+    seen["fire"] = ticket_detail(fire_ticket)
+
+    # Hung up in the queue: on the callback list.
+    gone = CallRef("pg-2.1", channel="PJSIP/9002-01", caller_number="0341123456")
+    await store.apply(CallArrived(gone))
+    await store.apply(CallQueued(gone, queue="calltakers"))
+    await store.apply(CallAbandoned(gone, queue="calltakers"))
+    await store.apply(CallEnded(gone, cause="Normal Clearing"))
+    seen["abandoned"] = [t.caller_number for t in await store.abandoned_since(ticket.arrived_at)]
+
+    # A call whose hangup never came: the channel sweep finds it.
+    lost = CallRef("pg-3.1", channel="PJSIP/9003-01", caller_number="0341999")
+    await store.apply(CallArrived(lost))
+    later = ChannelsAlive(frozenset({"pg-other.1"}), at=ticket.arrived_at + timedelta(hours=1))
+    seen["gone"] = sorted(c.unique_id for c in await store.calls_gone(later))
+
+    # The same call seen by two paths at once: one ticket, the loser's insert rolled back.
+    twice = CallRef("pg-4.1", caller_number="0341777")
+    opened = await asyncio.gather(*(store.open_ticket(twice, source="ivr") for _ in range(4)))
+    seen["opened twice"] = len({t.id for t in opened})
+
+    # Pranks, and a restriction that is applied and lifted.
+    for n in range(3):
+        prank = CallRef(f"pg-5.{n}", caller_number="0899000111")
+        pranked = await store.open_ticket(prank, source="ivr")
+        await store.close_ticket(pranked.id, "prank", "petugas")
+    silent = CallRef("pg-5.9", caller_number="0899000111")
+    await store.open_ticket(silent, source="ivr")
+    await store.ivr_done(silent.unique_id, None, 2, ["silent"], {"path": ["welcome"]})
+    evidence = [t.id for t in await store.prank_tickets("0899000111")]
+    restriction = await store.restrict(
+        "0899000111", "tiga kali iseng", evidence, "penyelia", [3, 30, 0]
+    )
+    active = await store.active_restriction("0899000111")
+    assert active is not None and active.id == restriction.id
+    await store.restriction_applied(restriction.id, evidence[0])
+    lifted = await store.lift_restriction(restriction.id, "penyelia", "salah nomor")
+    assert lifted is not None
+    seen["restriction"] = {
+        "level": lifted.level,
+        "evidence": len(lifted.evidence),
+        "trail": [e.kind for e in lifted.events],
+        "still active": await store.active_restriction("0899000111") is not None,
+        "listed": [r.number for r in await store.restrictions(ticket.arrived_at)],
+    }
+    seen["counts"] = await store.caller_counts(["0899000111", "081234567890", ""])
+    seen["history"] = len(await store.history("0899000111", before=10**6))
+    seen["tickets"] = [t.caller_number for t in await store.list_tickets(status="abandoned")]
+    seen["bpbd tickets"] = [t.id for t in await store.list_tickets(agency="bpbd")]
+    seen["calltaker's calls"] = [c.unique_id for c in await store.calls_of_calltaker("PJSIP/2001")]
+
+    # People, desks and cards.
+    user = await store.add_user("sari", "argon2-hash", "call-taker")
+    await store.start_session(user, "token-1", timedelta(hours=8))
+    found = await store.user_of_session("token-1")
+    seen["session"] = (found.username, found.role) if found else None
+    seen["no session"] = await store.user_of_session("token-2")
+    await store.record_desk("2001", "sari", "paused", "istirahat")
+    seen["desk"] = [(d.kind, d.reason) for d in await store.desk_events("2001")]
+    await store.save_protocol_card("fire", ["Ada korban?"], ["Jauhi asap"], "penyelia")
+    seen["cards"] = [(c.category, c.ask, c.tell) for c in await store.protocol_cards()]
+    return _timeless(seen)
+
+
+async def test_a_day_at_the_centre_is_the_same_on_postgresql_as_on_sqlite(postgres, tmp_path):
+    sqlite = await _store(f"sqlite+aiosqlite:///{tmp_path / 'tickets.db'}")
+    production = await _store(postgres.new_database("day"))
+    try:
+        on_sqlite = await _a_day_at_the_centre(sqlite)
+        on_postgres = await _a_day_at_the_centre(production)
+    finally:
+        await sqlite.engine.dispose()
+        await production.engine.dispose()
+    # The scenario did what it says (so that equal cannot mean equally empty) ...
+    assert on_sqlite["fire"]["transcript"] == "rumah saya terbakar"
+    assert on_sqlite["fire"]["dispatches"][0]["outcome"] == "answered"
+    assert on_sqlite["abandoned"] == ["0341123456"] and on_sqlite["gone"] == ["pg-3.1"]
+    assert on_sqlite["opened twice"] == 1 and on_sqlite["session"] == ("sari", "call-taker")
+    assert on_sqlite["restriction"]["trail"] == ["created", "applied", "lifted"]
+    assert on_sqlite["counts"]["0899000111"] == {"tickets": 4, "prank": 3, "silent": 1}
+    assert on_sqlite["tickets"] == ["0341123456"] and on_sqlite["bpbd tickets"] == [1]
+    # ... and PostgreSQL did exactly the same.
+    assert on_postgres == on_sqlite
+
+
+async def test_reports_count_the_same_on_postgresql(postgres, tmp_path):
+    first, days = date(2026, 9, 1), 14
+    last = first + timedelta(days=days - 1)
+    figures = []
+    for url in (f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", postgres.new_database("reports")):
+        store = await _store(url)
+        try:
+            await seed_tickets(store.engine, 2_000, first, days)
+            figures.append(await Reports(store.engine, ZONE).evaluation(first, last))
+        finally:
+            await store.engine.dispose()
+    on_sqlite, on_postgres = figures
+    assert sum(day["total"] for day in on_sqlite["national"]) == 2_000
+    assert on_postgres == on_sqlite
+
+
+async def test_a_ticket_read_is_one_snapshot_on_postgresql(postgres):
+    """As test_consistent_reads.py on SQLite: psql commits between the read's statements."""
+    store = await _store(postgres.new_database("snapshot"))
+    try:
+        ticket = await store.open_ticket(CallRef("pg-6.1", caller_number="0341"), source="ivr")
+        job_id = await store.queue_transcription("pg-6.1", "/none.wav")
+        writes = []
+
+        def commit_between(_conn, _cursor, statement, *_args) -> None:
+            if "FROM transcriptions" not in statement or writes:
+                return
+            postgres.sql(
+                "snapshot",
+                "UPDATE tickets SET transcript = 'tolong' WHERE id = :ticket;"
+                "UPDATE transcriptions SET status = 'done' WHERE id = :job;",
+                ticket=ticket.id,
+                job=job_id or 0,
+            )
+            writes.append(True)
+
+        event.listen(store.engine.sync_engine, "before_cursor_execute", commit_between)
+        seen = await store.get_ticket(ticket.id)
+        event.remove(store.engine.sync_engine, "before_cursor_execute", commit_between)
+        assert writes and seen is not None
+        assert (seen.transcript, seen.transcriptions[0].status) == ("", "pending")
+        after = await store.get_ticket(ticket.id)
+        assert after is not None
+        assert (after.transcript, after.transcriptions[0].status) == ("tolong", "done")
+    finally:
+        await store.engine.dispose()

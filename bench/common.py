@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
+from panoramisk import Manager
+
+from callcenter.config import Config
 from callcenter.telephony.asterisk import LocalAsterisk
 
 
@@ -96,3 +103,73 @@ def create_user(config_path: Path, username: str, role: str) -> str:
         capture_output=True,
     )
     return password
+
+
+async def login(http: aiohttp.ClientSession, base: str, username: str, password: str) -> str:
+    """A login through the web API, as a console does; its bearer token."""
+    async with http.post(
+        f"{base}/api/login", json={"username": username, "password": password}
+    ) as r:
+        r.raise_for_status()
+        token: str = (await r.json())["token"]
+        return token
+
+
+@asynccontextmanager
+async def controller_running(
+    config_path: Path,
+    config: Config,
+    need: Sequence[str] = ("database", "ami", "agi"),
+    python_args: Sequence[str] = (),
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`callcenter run` on the bench's config, as an operator starts it (its log beside the
+    config), once /healthz says the parts the bench `need`s are up; stopped on the way out."""
+    log_path = config_path.parent / "controller.log"
+    with log_path.open("ab") as log:
+        controller = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *python_args,
+            *("-m", "callcenter", "-c", str(config_path), "run"),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{config.controller.http_port}/healthz"
+        parts: dict[str, str] = {}
+        async with aiohttp.ClientSession() as http:
+            for _ in range(150):
+                if controller.returncode is not None:
+                    raise RuntimeError(f"controller exited: {log_path.read_text()[-2000:]}")
+                try:
+                    async with http.get(url) as r:
+                        parts = (await r.json())["parts"]
+                    if all(parts.get(part) == "ok" for part in need):
+                        break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError(f"controller not ready in 30 s: {parts}; log: {log_path}")
+        yield controller
+    finally:
+        if controller.returncode is None:
+            controller.terminate()
+        await asyncio.wait_for(controller.wait(), 30)
+
+
+async def ami_login(config: Config, user: str, secret: str) -> Manager:
+    """The bench's own AMI connection (the user add_bench_parts made), logged in."""
+    manager = Manager(
+        host="127.0.0.1",
+        port=config.asterisk.ami_port,
+        username=user,
+        secret=secret,
+        loop=asyncio.get_running_loop(),
+    )
+    await manager.connect()
+    for _ in range(100):
+        if manager.authenticated:
+            return manager
+        await asyncio.sleep(0.05)
+    manager.close()
+    raise RuntimeError(f"the bench's AMI user {user} could not log in")

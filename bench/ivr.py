@@ -40,7 +40,14 @@ sys.path.insert(0, str(REPO))
 
 from panoramisk import Manager  # noqa: E402
 
-from bench.common import add_bench_parts, bench_config, cpu_seconds, percentile  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_bench_parts,
+    ami_login,
+    bench_config,
+    controller_running,
+    cpu_seconds,
+    percentile,
+)
 from callcenter import config as config_mod  # noqa: E402
 from callcenter.telephony.asterisk import LocalAsterisk  # noqa: E402
 
@@ -145,31 +152,17 @@ class Round:
 
 
 class Bench:
-    def __init__(self, local: LocalAsterisk, controller_pid: int, db: Path, secret: str):
+    def __init__(self, local: LocalAsterisk, controller_pid: int, db: Path, manager: Manager):
         self.local = local
         self.controller_pid = controller_pid
         self.db = db
         self.current: Round | None = None
-        self.manager = Manager(
-            host="127.0.0.1",
-            port=local.config.asterisk.ami_port,
-            username=BENCH_USER,
-            secret=secret,
-            loop=asyncio.get_running_loop(),
-        )
+        self.manager = manager
         self.manager.register_event("*", self._event)
 
     def _event(self, _manager: Manager, event: dict[str, str]) -> None:
         if self.current is not None:
             self.current.on_event(dict(event))
-
-    async def connect(self) -> None:
-        await self.manager.connect()
-        for _ in range(100):
-            if self.manager.authenticated:
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError("bench AMI user could not log in")
 
     async def run(self, variant: str, calls: int, caller_base: int) -> dict[str, float]:
         context = "public" if variant == "fastagi" else "bench-dialplan"
@@ -253,32 +246,18 @@ async def main(call_counts: list[int]) -> int:
     )
     print((await local.cli("dialplan reload")).strip())
     print((await local.cli("manager reload")).strip() or "manager reloaded")
-    log_path = directory / "controller.log"
-    controller = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *PROFILE,
-        "-m",
-        "callcenter",
-        "-c",
-        str(config_path),
-        "run",
-        stdout=log_path.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
     bench: Bench | None = None
     try:
-        await asyncio.sleep(3)  # migrations, AMI login, FastAGI listening
-        if controller.returncode is not None:
-            raise RuntimeError(f"controller exited: {log_path.read_text()[-2000:]}")
-        bench = Bench(local, controller.pid, directory / "tickets.db", bench_secret)
-        await bench.connect()
-        rows = []
-        for n, calls in enumerate(call_counts):
-            for variant in ("dialplan", "fastagi"):
-                result = await bench.run(variant, calls, caller_base=800000 + n * 10000)
-                rows.append((calls, variant, result))
-                print(_row(calls, variant, result), flush=True)
-                await asyncio.sleep(2)
+        async with controller_running(config_path, config, python_args=PROFILE) as controller:
+            manager = await ami_login(config, BENCH_USER, bench_secret)
+            bench = Bench(local, controller.pid, directory / "tickets.db", manager)
+            rows = []
+            for n, calls in enumerate(call_counts):
+                for variant in ("dialplan", "fastagi"):
+                    result = await bench.run(variant, calls, caller_base=800000 + n * 10000)
+                    rows.append((calls, variant, result))
+                    print(_row(calls, variant, result), flush=True)
+                    await asyncio.sleep(2)
         print()
         print("answer→first prompt, FastAGI IVR against pure dialplan (target: p95 within 20 ms)")
         print("calls  p95 difference  p95 ratio  welcome→menu p95 difference")
@@ -294,8 +273,6 @@ async def main(call_counts: list[int]) -> int:
     finally:
         if bench is not None:
             bench.manager.close()
-        controller.terminate()
-        await asyncio.wait_for(controller.wait(), 20)
         await local.stop()
 
 

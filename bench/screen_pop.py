@@ -33,9 +33,12 @@ from panoramisk import Manager  # noqa: E402
 
 from bench.common import (  # noqa: E402
     add_bench_parts,
+    ami_login,
     bench_config,
+    controller_running,
     cpu_seconds,
     create_user,
+    login,
     percentile,
 )
 from callcenter import config as config_mod  # noqa: E402
@@ -86,15 +89,6 @@ async def watch(ws: aiohttp.ClientWebSocketResponse, measure: Measure, measured:
         measure.fanned_out += 1
         if measured and data["type"] == "screen-pop" and data["stage"] == "answered":
             measure.popped.setdefault(data["unique_id"], arrived)
-
-
-async def login(http: aiohttp.ClientSession, base: str, username: str, password: str) -> str:
-    async with http.post(
-        f"{base}/api/login", json={"username": username, "password": password}
-    ) as r:
-        r.raise_for_status()
-        token: str = (await r.json())["token"]
-        return token
 
 
 async def run_round(
@@ -187,41 +181,18 @@ async def main(calls: int, console_counts: list[int]) -> int:
         "bench": create_user(config_path, "petugas", "call-taker"),
         "board": create_user(config_path, "penyelia", "supervisor"),
     }
-    log_path = directory / "controller.log"
-    controller = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "callcenter",
-        "-c",
-        str(config_path),
-        "run",
-        stdout=log_path.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{config.controller.http_port}"
     desk = SipPhone(
         types.SimpleNamespace(config=config), "2001", config.calltakers[0].secret, answer=True
     )  # type: ignore[arg-type]
-    ami = Manager(
-        host="127.0.0.1",
-        port=config.asterisk.ami_port,
-        username=BENCH_USER,
-        secret=secret,
-        loop=asyncio.get_running_loop(),
-    )
+    ami: Manager | None = None
     try:
-        await asyncio.sleep(3)
-        if controller.returncode is not None:
-            raise RuntimeError(f"controller exited: {log_path.read_text()[-2000:]}")
-        desk.register()
-        await ami.connect()
-        for _ in range(100):
-            if ami.authenticated:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise RuntimeError("the bench's AMI user could not log in")
-        async with aiohttp.ClientSession() as http:
+        async with (
+            controller_running(config_path, config) as controller,
+            aiohttp.ClientSession() as http,
+        ):
+            desk.register()
+            ami = await ami_login(config, BENCH_USER, secret)
             tokens = {
                 "bench": await login(http, base, "petugas", passwords["bench"]),
                 "board": await login(http, base, "penyelia", passwords["board"]),
@@ -254,10 +225,9 @@ async def main(calls: int, console_counts: list[int]) -> int:
         print(f"logs: {directory}")
         return 0
     finally:
-        ami.close()
+        if ami is not None:
+            ami.close()
         desk.stop()
-        controller.terminate()
-        await asyncio.wait_for(controller.wait(), 30)
         await local.stop()
 
 

@@ -9,7 +9,9 @@ reloads from the API.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,48 +53,90 @@ class LiveFeed:
     def _oversees(self) -> bool:
         return self.viewer.role in (Role.SUPERVISOR, Role.ADMIN)
 
-    def message(self, event: Any) -> dict[str, Any] | None:
+    def sees(self, event: Any) -> bool:
         viewer = self.viewer
         match event:
             case TicketChanged():
-                if viewer.role == Role.AGENCY and event.ticket.get("agency") != viewer.agency:
-                    return None
-                return {
-                    "type": "ticket",
-                    "kind": event.kind,
-                    "ticket": event.ticket,
-                    "event": event.event,
-                }
+                return viewer.role != Role.AGENCY or event.ticket.get("agency") == viewer.agency
             case ScreenPop():
-                if event.username != viewer.username:
-                    return None
-                return {
-                    "type": "screen-pop",
-                    "stage": event.stage,
-                    "unique_id": event.unique_id,
-                    "ticket": event.ticket,
-                    "at": event.at.isoformat(),
-                }
+                return event.username == viewer.username
             case BoardChanged():
-                return {"type": "board", "board": event.board} if self._oversees else None
+                return self._oversees
             case DeskChanged():
-                if not (self._oversees or event.username == viewer.username):
-                    return None
-                return {"type": "desk", "desk": event.desk}
+                return self._oversees or event.username == viewer.username
             case DispatchAlert():
                 phone = self._config.calltaker_at(event.calltaker)
-                mine = phone is not None and phone.username == viewer.username
-                if not (self._oversees or mine):
-                    return None
-                return {
-                    "type": "alert",
-                    "kind": "dispatch-failed",
-                    "ticket_id": event.ticket_id,
-                    "unique_id": event.unique_id,
-                    "agency": event.agency,
-                    "at": event.at.isoformat(),
-                }
-        return None
+                return self._oversees or (phone is not None and phone.username == viewer.username)
+        return False
+
+    def message(self, event: Any) -> dict[str, Any] | None:
+        return message_of(event) if self.sees(event) else None
+
+    def encoded(self, event: Any) -> str | None:
+        """The message as JSON, made once for every socket that receives this event."""
+        return ENCODED.get(event) if self.sees(event) else None
+
+
+def message_of(event: Any) -> dict[str, Any] | None:
+    """An event as a console receives it: the same for every viewer who may see it."""
+    match event:
+        case TicketChanged():
+            return {
+                "type": "ticket",
+                "kind": event.kind,
+                "ticket": event.ticket,
+                "event": event.event,
+            }
+        case ScreenPop():
+            return {
+                "type": "screen-pop",
+                "stage": event.stage,
+                "unique_id": event.unique_id,
+                "ticket": event.ticket,
+                "at": event.at.isoformat(),
+            }
+        case BoardChanged():
+            return {"type": "board", "board": event.board}
+        case DeskChanged():
+            return {"type": "desk", "desk": event.desk}
+        case DispatchAlert():
+            return {
+                "type": "alert",
+                "kind": "dispatch-failed",
+                "ticket_id": event.ticket_id,
+                "unique_id": event.unique_id,
+                "agency": event.agency,
+                "at": event.at.isoformat(),
+            }
+    return None
+
+
+class _EncodedOnce:
+    """Each event's message as JSON, kept for the sockets still to send it.
+
+    The bus hands the same event object to every socket, and a message does not depend on who
+    receives it, so a hundred consoles need one encoding, not a hundred. Keyed by identity; the
+    entry holds the event, so its id cannot be reused while it is here. A socket far behind the
+    others may find its event gone and encodes it again: slower, never wrong.
+    """
+
+    def __init__(self, size: int = 256):
+        self._size = size
+        self._recent: OrderedDict[int, tuple[Any, str | None]] = OrderedDict()
+
+    def get(self, event: Any) -> str | None:
+        hit = self._recent.get(id(event))
+        if hit is not None and hit[0] is event:
+            return hit[1]
+        message = message_of(event)
+        text = json.dumps(message) if message is not None else None
+        self._recent[id(event)] = (event, text)
+        if len(self._recent) > self._size:
+            self._recent.popitem(last=False)
+        return text
+
+
+ENCODED = _EncodedOnce()
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -143,10 +187,10 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
                 if reader in done:
                     break
                 continue
-            message = feed.message(arriving.result())
+            message = feed.encoded(arriving.result())
             if message is not None:
                 seq += 1
-                await ws.send_json({"seq": seq, **message})
+                await ws.send_str(f'{{"seq": {seq}, {message[1:]}')
     except ConnectionResetError:
         pass  # the browser went away mid-send
     finally:

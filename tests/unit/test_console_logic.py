@@ -4,6 +4,7 @@ each user's live feed receives, and the protocol cards."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from callcenter.calltakers.protocols import (
 from callcenter.config import Phone
 from callcenter.live.bus import Bus
 from callcenter.live.events import (
+    BoardChanged,
     CallAnswered,
     CallEnded,
     CallQueued,
@@ -284,3 +286,22 @@ class TestWhatEachConsoleReceives:
         assert self.feed(config, "petugas", "call-taker").message(alert)["agency"] == "pmi"
         assert self.feed(config, "petugas2", "call-taker").message(alert) is None
         assert self.feed(config, "penyelia", "supervisor").message(alert) is not None
+
+    def test_an_event_is_encoded_once_for_every_console_that_sees_it(self, config):
+        change = TicketChanged(4, "edited", "queued", {"id": 4, "what": "api <b>besar</b>"})
+        consoles = [self.feed(config, f"petugas{n}", "call-taker") for n in range(100)]
+        sent = [c.encoded(change) for c in consoles]
+        assert sent[0] is not None and json.loads(sent[0]) == consoles[0].message(change)
+        assert all(text is sent[0] for text in sent)  # one string, not a hundred
+        agency = self.feed(config, "polisi", "agency", "polresta")
+        assert agency.encoded(change) is None  # not theirs: nothing to encode
+
+    def test_an_event_pushed_out_of_the_encodings_is_encoded_again(self, config):
+        console = self.feed(config, "penyelia", "supervisor")
+        first = BoardChanged({"waiting": 1})
+        encoded = console.encoded(first)
+        for n in range(300):  # more events than are kept, while `first` is still queued
+            console.encoded(BoardChanged({"waiting": n}))
+        again = console.encoded(first)
+        assert again == encoded and again is not encoded
+        assert json.loads(again or "") == {"type": "board", "board": {"waiting": 1}}

@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -46,7 +47,7 @@ from .telephony.agi import FastAgiServer, Media
 from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
 from .telephony.audiosocket import AudioSocketServer
-from .telephony.cdr import CdrReader
+from .telephony.cdr import CallRecords, CdrReader
 from .tickets.migrations import migrate
 from .tickets.reports import Reports
 from .tickets.store import TicketStore, create_engine
@@ -81,7 +82,13 @@ class Centre:
         self.store = TicketStore(self.engine, self.bus)
         self.paths = instance_paths(config)
         self.asterisk = LocalAsterisk(config) if local_asterisk else None
-        self.cdr = CdrReader(self.paths.cdr_csv)
+        cdr_csv = str(self.paths.cdr_csv)
+        self.call_records = CallRecords(
+            CdrReader(self.paths.cdr_csv),
+            self._on_call_event,
+            load=partial(self.store.cdr_progress, cdr_csv),
+            save=partial(self.store.save_cdr_progress, cdr_csv),
+        )
         self.agi = FastAgiServer(
             {
                 "ivr": self._ivr,
@@ -94,7 +101,7 @@ class Centre:
             },
             Media(self.paths, config.asterisk.seen_by_asterisk),
         )
-        self.ami = AmiClient(config, self._on_call_event, resync_extra=self._cdr_since_last)
+        self.ami = AmiClient(config, self._on_call_event, catch_up=self.call_records.catch_up)
         telephony = AmiTelephony(self.ami)
         self.dispatcher = Dispatcher(config, self.store, telephony)
         # Data files are checked now: a bad edit stops start-up with the file and key named.
@@ -127,9 +134,6 @@ class Centre:
             await route(channel, self.store, self.config)
 
         return run
-
-    async def _cdr_since_last(self) -> list[CallEvent]:
-        return await asyncio.to_thread(self.cdr.read_new)
 
     async def _on_call_event(self, event: CallEvent) -> None:
         if isinstance(event, ChannelsAlive):

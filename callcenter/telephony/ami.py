@@ -265,10 +265,13 @@ class AmiClient:
         self,
         config: Config,
         handle: Callable[[CallEvent], Awaitable[None]],
-        resync_extra: Callable[[], Awaitable[list[CallEvent]]] | None = None,
+        catch_up: Callable[[bool], Awaitable[int]] | None = None,
     ):
         self._handle = handle
-        self._resync_extra = resync_extra
+        # Handles the calls the call records name: after a reconnect (True) all of them, those
+        # that ended while we were away, before the live channels are read; at each sweep
+        # (False) those recorded before the last one. Says how many it handled.
+        self._catch_up = catch_up
         self._queue = config.queue.name
         self._events: asyncio.Queue[CallEvent | str] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
@@ -356,12 +359,10 @@ class AmiClient:
 
     async def _resync(self) -> None:
         """After a (re)connect, rebuild what we missed: live 112 calls, and calls ended meanwhile."""
-        events: list[CallEvent] = []
-        if self._resync_extra is not None:
-            events.extend(await self._resync_extra())
+        ended = await self._caught_up(reconnected=True)
         at = datetime.now(UTC)
         channels = await self._channels()
-        events.extend(channels_to_resync(channels, at))
+        events: list[CallEvent] = channels_to_resync(channels, at)
         calls = len(events)
         alive = channels_alive(channels, at)
         if alive is not None:  # after the CDR's ends: they carry the real times
@@ -372,7 +373,10 @@ class AmiClient:
         resynced = members_to_resync(members, self._queue, datetime.now(UTC))
         events.append(resynced)
         log.info(
-            "AMI resync: %d 112 calls, %d call-takers in the queue", calls, len(resynced.members)
+            "AMI resync: %d 112 calls ended while away, %d live, %d call-takers in the queue",
+            ended,
+            calls,
+            len(resynced.members),
         )
         for event in events:
             await self._handle(event)
@@ -386,8 +390,20 @@ class AmiClient:
             return []
         return [dict(m) for m in (reply if isinstance(reply, list) else [])]
 
+    async def _caught_up(self, reconnected: bool) -> int:
+        # Unreadable records (a full disk, a bad mount) must not stop the channels' resync.
+        if self._catch_up is None:
+            return 0
+        try:
+            return await self._catch_up(reconnected)
+        except Exception:
+            log.exception("catching up on the call records failed; trying again at the next sweep")
+            return 0
+
     async def _sweep(self) -> None:
-        """Which channels Asterisk has now, so calls whose end we never heard of get closed."""
+        """Which channels Asterisk has now, so calls whose end we never heard of get closed; and
+        the call records, so the position a restart resumes from stays recent."""
+        await self._caught_up(reconnected=False)
         at = datetime.now(UTC)
         alive = channels_alive(await self._channels(), at)
         if alive is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -298,3 +299,15 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class CdrProgress(Base):
+    """How far the controller has read Asterisk's call-record file, saved after the calls it
+    read were handled: a restart resumes there instead of replaying every call ever made."""
+
+    __tablename__ = "cdr_progress"
+
+    path: Mapped[str] = mapped_column(String(500), primary_key=True)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)

@@ -42,6 +42,7 @@ from .caller_id import sanitise
 from .edits import TicketEdit
 from .models import (
     Call,
+    CdrProgress,
     DeskEvent,
     Dispatch,
     ProtocolCard,
@@ -990,6 +991,23 @@ class TicketStore:
                     .options(selectinload(Restriction.events))
                 )
             )
+
+    # ---- the call-record file --------------------------------------------------------------
+
+    async def cdr_progress(self, path: str) -> tuple[int, int] | None:
+        """(inode, offset) the call-record file at `path` was read and handled up to."""
+        async with self._sessions() as db:
+            row = await db.get(CdrProgress, path[:500])
+            return (row.inode, row.offset) if row is not None else None
+
+    async def save_cdr_progress(self, path: str, inode: int, offset: int) -> None:
+        async with self._sessions() as db:
+            row = await db.get(CdrProgress, path[:500])
+            if row is None:
+                db.add(CdrProgress(path=path[:500], inode=inode, offset=offset))
+            else:
+                row.inode, row.offset = inode, offset
+            await db.commit()
 
     # ---- call-takers' sessions at the queue ---------------------------------------------------
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
+from callcenter.telephony.asterisk import instance_paths
+from callcenter.telephony.cdr import parse_lines
 from tests.centre import ami_action, phone, place_local_112_call
+
+RESYNC = re.compile(r"AMI resync: (\d+) 112 calls ended while away")
 
 
 async def queue_entries(config) -> list[dict[str, str]]:
@@ -22,7 +27,20 @@ def test_call_is_queued_and_ticketed_while_controller_is_down(
     # controller is down.
     desk = phone(asterisk, "2001", answer=False)
     calltaker_api.desk("2001", "available")
+    cdr_csv = instance_paths(asterisk.config).cdr_csv
     try:
+        # Two calls end while the controller runs; its sweeps (every 3 s here) handle their call
+        # records and save the place, so the restart below must not take them up again.
+        for number in ("9003", "9004"):
+            place_local_112_call(asterisk.config, f'"Selesai" <{number}>', seconds=1)
+        for number in ("9003", "9004"):
+            admin_api.wait_for_ticket(
+                lambda t, n=number: t["caller_number"] == n and t["ended_at"] is not None
+            )
+        time.sleep(10)
+        settled = len(parse_lines(cdr_csv.read_text().splitlines()))
+        assert settled >= 2
+        log_before = running_controller.log_path.read_text()
         running_controller.kill()  # hard: no goodbye to Asterisk
 
         # A caller who waits in the queue during the outage…
@@ -56,6 +74,11 @@ def test_call_is_queued_and_ticketed_while_controller_is_down(
         assert ended["status"] == "abandoned"
         assert ended["ended_at"] is not None
         assert ended["arrived_at"] < ended["ended_at"]
+        # The restart took up the call records where the last run saved its place: 9002's and
+        # whatever ended after the sweeps above, not the records already handled.
+        total = len(parse_lines(cdr_csv.read_text().splitlines()))
+        resync = RESYNC.findall(running_controller.log_path.read_text()[len(log_before) :])
+        assert resync and 1 <= int(resync[0]) <= total - settled, (resync, settled, total)
 
         # The waiting caller hangs up (after 35 s) without a call-taker: the live ticket follows.
         admin_api.wait_for_ticket(

@@ -181,6 +181,11 @@ async def _a_day_at_the_centre(store: TicketStore) -> dict[str, Any]:
     seen["users"] = [(u.username, u.role) for u in await store.users()]
     seen["user"] = getattr(await store.user_by_name("sari"), "password_hash", None)
     await store.ping()
+    csv = "/var/log/asterisk/cdr-custom/Master.csv"
+    seen["cdr before"] = await store.cdr_progress(csv)
+    await store.save_cdr_progress(csv, 2**40 + 7, 4096)  # inodes can be large
+    await store.save_cdr_progress(csv, 2**40 + 7, 8192)
+    seen["cdr after"] = await store.cdr_progress(csv)
     await store.record_desk("2001", "sari", "paused", "istirahat")
     seen["desk"] = [(d.kind, d.reason) for d in await store.desk_events("2001")]
     await store.save_protocol_card("fire", ["Ada korban?"], ["Jauhi asap"], "penyelia")
@@ -203,6 +208,7 @@ async def test_a_day_at_the_centre_is_the_same_on_postgresql_as_on_sqlite(postgr
     assert on_sqlite["abandoned"] == ["0341123456"] and on_sqlite["gone"] == ["pg-3.1"]
     assert on_sqlite["opened twice"] == 1 and on_sqlite["session"] == ("sari", "call-taker")
     assert on_sqlite["restriction"]["trail"] == ["created", "applied", "lifted"]
+    assert on_sqlite["cdr after"] == (2**40 + 7, 8192) and on_sqlite["cdr before"] is None
     assert on_sqlite["counts"]["0899000111"] == {"tickets": 4, "prank": 3, "silent": 1}
     assert on_sqlite["tickets"] == ["0341123456"] and on_sqlite["bpbd tickets"] == [1]
     # ... and PostgreSQL did exactly the same.
@@ -255,3 +261,22 @@ async def test_a_ticket_read_is_one_snapshot_on_postgresql(postgres):
         assert (after.transcript, after.transcriptions[0].status) == ("tolong", "done")
     finally:
         await store.engine.dispose()
+
+
+async def test_the_migrations_build_exactly_the_models_schema_on_postgresql(postgres):
+    """A model changed without its migration would work on a test's fresh SQLite file and fail
+    on the production database, which only ever gets the migrations."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from callcenter.tickets.models import Base
+
+    store = await _store(postgres.new_database("schema"))
+    try:
+        async with store.engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await store.engine.dispose()
+    assert differences == []

@@ -116,6 +116,7 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         caller_name=channel.caller_name,
     )
     opening: asyncio.Future[Ticket] | None = None
+    looking_up: asyncio.Future[int | None] | None = None
 
     def ticket_opening() -> asyncio.Future[Ticket]:
         nonlocal opening
@@ -129,8 +130,10 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         # Scheduled now, it first runs once the welcome's command is on its way to Asterisk: the
         # database write then overlaps the prompt instead of delaying it.
         ticket_opening()
-        await _look_up_restriction(channel, result, tickets)
-        await _converse(channel, menu, result, tickets)
+        # Looked up alongside the menu, not before it: when many people call at once the
+        # database is busiest, and the silence before the menu was where their keys got lost.
+        looking_up = asyncio.ensure_future(_restriction_of(channel, tickets))
+        await _converse(channel, menu, result, tickets, looking_up)
         if result.restriction is not None and SILENT_BUT_PRESENT not in result.flags:
             # Lowest priority, still queued: a caller who shows they cannot talk keeps theirs.
             result.priority = menu.restricted_priority
@@ -143,6 +146,8 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
     finally:
         # Even after a hang-up: what the caller told us is evidence (and a silent call is a flag).
         ticket = await asyncio.shield(ticket_opening())
+        if looking_up is not None:
+            await _note_restriction(result, looking_up)
         await tickets.ivr_done(
             channel.unique_id, result.category, result.priority, result.flags, result.as_event()
         )
@@ -159,18 +164,43 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
     return result
 
 
-async def _look_up_restriction(channel: Channel, result: IvrResult, tickets: TicketStore) -> None:
-    """Whether the caller's number is restricted for prank calls (the prank policy)."""
+async def _restriction_of(channel: Channel, tickets: TicketStore) -> int | None:
+    """The restriction (prank policy) the caller's number is under, if any."""
     number = sanitise(channel.caller_number, channel.caller_name).number
     restriction = await tickets.active_restriction(number)
-    if restriction is not None:
-        result.restriction = restriction.id
-        result.flags.append(RESTRICTED)
-        result.path.append(f"restricted:{restriction.id}")
+    return restriction.id if restriction is not None else None
 
 
-async def _converse(channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore) -> None:
+async def _note_restriction(result: IvrResult, looking_up: asyncio.Future[int | None]) -> bool:
+    """Note on the result whether the number is restricted; True the first time it is noted."""
+    if result.restriction is not None:
+        return False
+    try:
+        restriction = await asyncio.shield(looking_up)
+    except Exception:
+        # An emergency number does not refuse a call because a lookup failed.
+        log.exception("restriction lookup failed; the call goes on unrestricted")
+        return False
+    if restriction is None:
+        return False
+    result.restriction = restriction
+    result.flags.append(RESTRICTED)
+    result.path.append(f"restricted:{restriction}")
+    return True
+
+
+async def _converse(
+    channel: Channel,
+    menu: Menu,
+    result: IvrResult,
+    tickets: TicketStore,
+    looking_up: asyncio.Future[int | None],
+) -> None:
     choice, failures = await _menu(channel, menu, result)
+    if await _note_restriction(result, looking_up):
+        # A number restricted for prank calls hears a short warning; the call goes on (an
+        # emergency number never refuses a call: it may be a real emergency this time).
+        await channel.play(menu.restricted_prompt)
     if choice == CALLTAKER:
         return
     if choice is not None:
@@ -200,10 +230,6 @@ async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | 
         # The dialplan played the welcome (the caller hears it however busy we are); a key
         # pressed during it is the first choice.
         key = channel.welcome_key
-    if result.restriction is not None:
-        # A number restricted for prank calls hears a short warning; the call goes on (an
-        # emergency number never refuses a call: it may be a real emergency this time).
-        await channel.play(menu.restricted_prompt)
     for _attempt in range(2):
         if not key:
             key = (await channel.read_digits(prompts.MENU, 1, menu.timeout))[:1]

@@ -261,6 +261,32 @@ class TestRestrictedNumber:
         assert [e.kind for e in restriction.events] == ["created", "applied"]
         assert restriction.events[1].data == {"ticket_id": ticket.id}
 
+    async def test_the_lookup_does_not_hold_up_the_menu(self, store, menu):
+        # A key at the menu, not during the welcome: the menu came first, then the warning.
+        await self.restrict(store)
+        caller = FakeChannel(presses=["", "1"], speech=3.0)
+        result, ticket = await run(store, menu, caller)
+        assert caller.heard[:4] == ["id/welcome", "id/menu", "id/prank-warning", "id/describe"]
+        assert "restricted" in ticket.flags and result.category == "police"
+
+    async def test_a_restricted_caller_who_hangs_up_in_the_menu_is_on_its_trail(self, store, menu):
+        restriction = await self.restrict(store)
+        caller = FakeChannel(presses=[""], hang_up_at=prompts.MENU)
+        with pytest.raises(CallerHungUp):
+            await ivr(caller, store, menu)
+        [restriction] = await store.restrictions(restriction.created_at)
+        assert [e.kind for e in restriction.events] == ["created", "applied"]
+
+    async def test_a_failed_lookup_does_not_stop_the_call(self, store, menu, monkeypatch):
+        async def broken(number):
+            raise OSError("database is locked")
+
+        monkeypatch.setattr(store, "active_restriction", broken)
+        caller = FakeChannel(presses=["1"], speech=3.0)
+        result, ticket = await run(store, menu, caller)
+        assert result.category == "police" and "restricted" not in ticket.flags
+        assert caller.variables[variables.IVR_RESULT] == "done"
+
     async def test_a_restricted_caller_who_cannot_talk_keeps_the_silent_priority(self, store, menu):
         await self.restrict(store)
         caller = FakeChannel(presses=["", "", "", "55"], speech=0.0)

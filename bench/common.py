@@ -17,6 +17,11 @@ from panoramisk import Manager
 from callcenter.config import Config
 from callcenter.telephony.asterisk import LocalAsterisk
 
+# BENCH_PROFILE=FILE: the controller runs under cProfile and writes its profile there.
+PROFILE = (
+    ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+)
+
 
 def percentile(values: list[float], pct: int) -> float:
     if not values:
@@ -120,7 +125,7 @@ async def controller_running(
     config_path: Path,
     config: Config,
     need: Sequence[str] = ("database", "ami", "agi"),
-    python_args: Sequence[str] = (),
+    python_args: Sequence[str] = PROFILE,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """`callcenter run` on the bench's config, as an operator starts it (its log beside the
     config), once /healthz says the parts the bench `need`s are up; stopped on the way out."""

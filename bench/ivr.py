@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import sqlite3
 import statistics
@@ -55,9 +54,6 @@ from callcenter.telephony.asterisk import LocalAsterisk  # noqa: E402
 # CALL_SECONDS.
 PRESS_AT = 9
 CALL_SECONDS = 14
-PROFILE = (
-    ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-)
 BENCH_USER = "bench"
 
 # The baseline: the same start as [public] (language, answer, recording), then the same menu with
@@ -248,7 +244,7 @@ async def main(call_counts: list[int]) -> int:
     print((await local.cli("manager reload")).strip() or "manager reloaded")
     bench: Bench | None = None
     try:
-        async with controller_running(config_path, config, python_args=PROFILE) as controller:
+        async with controller_running(config_path, config) as controller:
             manager = await ami_login(config, BENCH_USER, bench_secret)
             bench = Bench(local, controller.pid, directory / "tickets.db", manager)
             rows = []

@@ -138,6 +138,33 @@ def test_caller_supplied_text_is_shown_not_run(
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def test_a_join_right_after_the_page_opens_is_not_undone_by_its_reload(
+    asterisk, running_controller, calltaker_api, page, desk_phone
+):
+    # Seen in CI: on connecting, the console reloads the desk with its queue; "join" clicked
+    # meanwhile was overwritten when that reload, begun while the desk was out, finished last.
+    # Here the reload's queue request is held until after the join, every time.
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/api/queues", hold)
+    try:
+        log_in(page, asterisk.base_url, "petugas", asterisk.calltaker_password)
+        join_queue(page)
+        assert held, "the reload's request was not held: the test did not test anything"
+        with page.expect_response("**/api/queues"):
+            held[0].continue_()
+        page.unroute("**/api/queues")  # (any later request goes through)
+        page.wait_for_load_state("networkidle")  # the reload has finished
+        assert page.get_attribute("#desk-state", "data-state") == "available"
+    finally:
+        calltaker_api.desk("2001", "logged-out")
+        time.sleep(0.5)
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_a_supervisor_edits_a_protocol_card(asterisk, running_controller, calltaker_api, page):
     log_in(page, asterisk.base_url, "penyelia", asterisk.passwords["penyelia"])
     page.click("a[href='/protocols']")

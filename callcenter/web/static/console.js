@@ -78,8 +78,14 @@
 
   // ---- the desk ------------------------------------------------------------------------------
 
+  // How many desk states have been shown: a reload shows its own only if none came while it was
+  // on its way (a click on "join" right after the page opened was overwritten by the reload's
+  // older "logged-out", and the desk looked out of the queue while it was in it).
+  let desksShown = 0;
+
   function showDesk(desk) {
     if (!desk || desk.extension !== boot.extension) return;
+    desksShown += 1;
     const state = $("desk-state");
     state.dataset.state = desk.state;
     state.textContent = DESK_STATES[desk.state] || desk.state;
@@ -351,13 +357,14 @@
   }
 
   async function reload() {
+    const shownBefore = desksShown;
     const [me, queues, placeList] = await Promise.all([
       api("GET", "/api/me"),
       api("GET", "/api/queues"),
       Object.keys(places).length ? Promise.resolve(null) : api("GET", "/api/places"),
     ]);
     if (placeList) places = placeList.kecamatan;
-    if (me.desk) showDesk(me.desk);
+    if (me.desk && desksShown === shownBefore) showDesk(me.desk);
     waiting.clear();
     for (const ticket of queues.queues[0].waiting) waiting.set(ticket.id, ticket);
     showQueue();

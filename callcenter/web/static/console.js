@@ -277,7 +277,10 @@
     $("saved").textContent = "Tersimpan " + clock(new Date().toISOString());
   }
 
+  let popsShown = 0; // as desksShown: a reload does not undo a newer screen-pop
+
   async function pop(ticket, stage, uniqueId) {
+    popsShown += 1;
     if (current && current.ticket.id !== ticket.id) {
       await saveForm().catch(() => {}); // an answered call replaces the last one: keep its notes
     }
@@ -358,6 +361,7 @@
 
   async function reload() {
     const shownBefore = desksShown;
+    const poppedBefore = popsShown;
     const [me, queues, placeList] = await Promise.all([
       api("GET", "/api/me"),
       api("GET", "/api/queues"),
@@ -368,7 +372,7 @@
     waiting.clear();
     for (const ticket of queues.queues[0].waiting) waiting.set(ticket.id, ticket);
     showQueue();
-    if (me.call) await pop(me.call, me.desk && me.desk.state === "ringing" ? "ringing" : "answered", me.call.unique_id);
+    if (me.call && popsShown === poppedBefore) await pop(me.call, me.desk && me.desk.state === "ringing" ? "ringing" : "answered", me.call.unique_id);
   }
 
   // ---- wiring ---------------------------------------------------------------------------------

@@ -85,46 +85,44 @@ class Position:
     offset: int = 0
 
 
-class CdrReader:
-    """Reads the whole lines added to the CSV since `position`, at most a chunk at a time.
+@dataclass(frozen=True)
+class Chunk:
+    """The calls named by the whole lines read, where the next read starts, and whether a full
+    chunk was read (there may be more)."""
 
-    It starts where `resume` says (what the controller saved after handling the calls it read)
-    or at the beginning; a file with another inode, or shorter than the position, was rotated
-    and is read from its beginning. `behind` says a full chunk was read and there may be more.
-    """
+    events: list[CallEvent]
+    end: Position
+    more: bool
+
+
+class CdrReader:
+    """Reads the CSV's whole lines from a position, at most a chunk at a time. A file with
+    another inode than the position's, or shorter than it, was rotated: read from its start."""
 
     def __init__(self, path: Path, chunk: int = 4 << 20):
         self.path = path
-        self.position = Position()
-        self.behind = False
         self._chunk = chunk
 
-    def resume(self, position: Position | None) -> None:
-        if position is not None:
-            self.position = position
-
-    def read_new(self) -> list[CallEvent]:
+    def read_from(self, start: Position) -> Chunk:
         try:
             with self.path.open("rb") as f:
                 stat = os.fstat(f.fileno())
-                offset = self.position.offset
-                if stat.st_ino != self.position.inode or stat.st_size < offset:
+                offset = start.offset
+                if stat.st_ino != start.inode or stat.st_size < offset:
                     offset = 0
                 f.seek(offset)
                 data = f.read(self._chunk)
         except FileNotFoundError:
-            self.behind = False
-            return []
-        self.behind = len(data) == self._chunk
+            return Chunk([], start, more=False)
+        more = len(data) == self._chunk
         # Only whole lines: Asterisk may be half-way through writing the last one.
         end = data.rfind(b"\n") + 1
-        if end == 0 and self.behind:
+        if end == 0 and more:
             # No line end in a whole chunk: not a call record. Skipped, or reading would stall.
             log.warning("CDR: %d bytes without a line end at offset %d, skipped", len(data), offset)
             end = len(data)
-        self.position = Position(stat.st_ino, offset + end)
         text = data[:end].decode("utf-8", errors="backslashreplace")
-        return parse_lines(text.splitlines())
+        return Chunk(parse_lines(text.splitlines()), Position(stat.st_ino, offset + end), more)
 
 
 # 4 MiB chunks: one catch-up reads at most 4 GiB of call records; the rest waits for the next.
@@ -153,7 +151,7 @@ class CallRecords:
         self._load = load
         self._save = save
         self._handled: Position | None = None  # None: not yet loaded
-        self._read_ahead: tuple[list[CallEvent], Position] | None = None
+        self._read_ahead: Chunk | None = None
 
     async def catch_up(self, reconnected: bool) -> int:
         """Handle what is due; how many calls that was."""
@@ -163,25 +161,21 @@ class CallRecords:
         if not reconnected:
             handled = 0
             if self._read_ahead is not None:
-                events, upto = self._read_ahead
-                handled = await self._handled_upto(events, upto)
-            self._reader.resume(self._handled)
-            events = await asyncio.to_thread(self._reader.read_new)
-            self._read_ahead = (events, self._reader.position)
+                handled = await self._handle_chunk(self._read_ahead)
+            self._read_ahead = await asyncio.to_thread(self._reader.read_from, self._handled)
             return handled
         self._read_ahead = None
-        self._reader.resume(self._handled)
         handled = 0
         for _ in range(CHUNKS_PER_CATCH_UP):
-            events = await asyncio.to_thread(self._reader.read_new)
-            handled += await self._handled_upto(events, self._reader.position)
-            if not self._reader.behind:
+            chunk = await asyncio.to_thread(self._reader.read_from, self._handled)
+            handled += await self._handle_chunk(chunk)
+            if not chunk.more:
                 break
         return handled
 
-    async def _handled_upto(self, events: list[CallEvent], upto: Position) -> int:
-        for event in events:
+    async def _handle_chunk(self, chunk: Chunk) -> int:
+        for event in chunk.events:
             await self._handle(event)
-        await self._save(upto.inode, upto.offset)
-        self._handled = upto
-        return len(events)
+        await self._save(chunk.end.inode, chunk.end.offset)
+        self._handled = chunk.end
+        return len(chunk.events)

@@ -1,7 +1,7 @@
 import pytest
 
 from callcenter.live.events import CallEnded
-from callcenter.telephony.cdr import CallRecords, CdrReader, parse_lines
+from callcenter.telephony.cdr import CallRecords, CdrReader, Position, parse_lines
 
 LINE = (
     '"dev-1.5","dev-1.5","PJSIP/9001-00000003","9001","""Budi"" <9001>","public","112",'
@@ -34,12 +34,14 @@ def test_other_lines_are_skipped_not_fatal():
 def test_reader_takes_only_new_whole_lines(tmp_path):
     path = tmp_path / "Master.csv"
     reader = CdrReader(path)
-    assert reader.read_new() == []
+    first = reader.read_from(Position())
+    assert first.events == []
     path.write_text(LINE + "\n" + LINE.replace("dev-1.5", "dev-1.6")[:20])
-    assert len(reader.read_new()) == 1
+    second = reader.read_from(first.end)
+    assert len(second.events) == 1
     with path.open("a") as f:
         f.write(LINE.replace("dev-1.5", "dev-1.6")[20:] + "\n")
-    (event,) = reader.read_new()
+    (event,) = reader.read_from(second.end).events
     assert event.call.unique_id == "dev-1.6"
 
 
@@ -47,55 +49,59 @@ def _line(n: int) -> str:
     return LINE.replace("dev-1.5", f"dev-1.{n}") + "\n"
 
 
+def _all(reader: CdrReader) -> tuple[list[str], Position]:
+    """Read chunk after chunk from the start to the end: the unique ids, and where it stopped."""
+    seen: list[str] = []
+    start = Position()
+    for _ in range(100):
+        chunk = reader.read_from(start)
+        seen += [e.call.unique_id for e in chunk.events]
+        start = chunk.end
+        if not chunk.more:
+            break
+    return seen, start
+
+
 def test_a_restart_resumes_where_the_saved_position_says(tmp_path):
     path = tmp_path / "Master.csv"
     path.write_text(_line(1) + _line(2))
-    first = CdrReader(path)
-    assert len(first.read_new()) == 2
+    first = CdrReader(path).read_from(Position())
+    assert len(first.events) == 2
     with path.open("a") as f:
         f.write(_line(3))
-    again = CdrReader(path)  # the controller restarted; the position came from the database
-    again.resume(first.position)
-    assert [e.call.unique_id for e in again.read_new()] == ["dev-1.3"]
-    assert again.position.offset == path.stat().st_size
+    # The controller restarted; the position came from the database.
+    again = CdrReader(path).read_from(first.end)
+    assert [e.call.unique_id for e in again.events] == ["dev-1.3"]
+    assert again.end.offset == path.stat().st_size
 
 
 def test_a_rotated_or_truncated_file_is_read_from_its_beginning(tmp_path):
     path = tmp_path / "Master.csv"
     path.write_text(_line(1) + _line(2) + _line(3))
     reader = CdrReader(path)
-    reader.read_new()
+    read = reader.read_from(Position())
     # logrotate: the old file moves away, a new one (another inode) starts, longer or not.
     path.rename(tmp_path / "Master.csv.1")
     path.write_text(_line(4) + _line(5) + _line(6) + _line(7))
-    assert [e.call.unique_id for e in reader.read_new()] == [f"dev-1.{n}" for n in (4, 5, 6, 7)]
+    read = reader.read_from(read.end)
+    assert [e.call.unique_id for e in read.events] == [f"dev-1.{n}" for n in (4, 5, 6, 7)]
     # copytruncate: the same file, shorter than where we were.
     path.write_text(_line(8))
-    assert [e.call.unique_id for e in reader.read_new()] == ["dev-1.8"]
+    assert [e.call.unique_id for e in reader.read_from(read.end).events] == ["dev-1.8"]
 
 
 def test_a_big_file_is_read_a_chunk_at_a_time_and_nothing_is_missed(tmp_path):
     path = tmp_path / "Master.csv"
     path.write_text("".join(_line(n) for n in range(50)))
-    reader = CdrReader(path, chunk=1000)  # a few lines per chunk, the last one cut
-    seen = []
-    for _ in range(100):
-        seen += [e.call.unique_id for e in reader.read_new()]
-        if not reader.behind:
-            break
+    seen, _ = _all(CdrReader(path, chunk=1000))  # a few lines per chunk, the last one cut
     assert seen == [f"dev-1.{n}" for n in range(50)]
 
 
 def test_a_line_longer_than_a_chunk_is_skipped_not_a_stall(tmp_path):
     path = tmp_path / "Master.csv"
     path.write_text("x" * 2500 + "\n" + _line(1))
-    reader = CdrReader(path, chunk=1000)
-    seen = []
-    for _ in range(10):
-        seen += [e.call.unique_id for e in reader.read_new()]
-        if not reader.behind:
-            break
-    assert seen == ["dev-1.1"] and reader.position.offset == path.stat().st_size
+    seen, end = _all(CdrReader(path, chunk=1000))
+    assert seen == ["dev-1.1"] and end.offset == path.stat().st_size
 
 
 class Followed:

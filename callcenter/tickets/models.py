@@ -190,16 +190,21 @@ class Dispatch(Base):
         return (self.ended_at - self.answered_at).total_seconds()
 
 
-class TicketEvent(Base):
+class _AuditEntry:
+    """What every audit trail records: when, who ("system", "ivr", "asterisk", or the username
+    of the person), what kind of thing happened, and its details."""
+
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TicketEvent(_AuditEntry, Base):
     __tablename__ = "ticket_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-    # "system", "ivr", "asterisk", or the username of the person who made the change.
-    actor: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
@@ -261,17 +266,13 @@ class Restriction(Base):
         return self.lifted_at is None and (self.until is None or self.until > at)
 
 
-class RestrictionEvent(Base):
-    """The audit trail of a restriction: who did what, when, why (and every call it touched)."""
+class RestrictionEvent(_AuditEntry, Base):
+    """The audit trail of a restriction (kinds: created, lifted, applied to a call)."""
 
     __tablename__ = "restriction_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     restriction_id: Mapped[int] = mapped_column(ForeignKey("restrictions.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-    actor: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))  # created, lifted, applied (to a call)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     restriction: Mapped[Restriction] = relationship(back_populates="events")
 

@@ -20,6 +20,7 @@ from ..tickets.models import Call, Ticket, User
 from ..tickets.rules import Status
 from ..tickets.views import ticket_detail, ticket_summary
 from .auth import SESSION_COOKIE, Role, hash_password, login, requires, session_cookie
+from .live import log_out
 from .requests import error, json_body, refused, services_of, ticket_id_of, user_of
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
@@ -72,8 +73,7 @@ async def post_login(request: web.Request) -> web.Response:
 
 @requires(*READERS)
 async def post_logout(request: web.Request) -> web.Response:
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    await services_of(request).store.end_session(token or request.cookies.get(SESSION_COOKIE, ""))
+    await log_out(request)
     response = web.json_response({"ok": True})
     response.del_cookie(SESSION_COOKIE)
     return response

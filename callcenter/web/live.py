@@ -25,14 +25,36 @@ from .services import SERVICES
 
 log = logging.getLogger(__name__)
 
-# The open sockets, closed when the controller shuts down (else it would wait for each console).
-SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
 GOING_AWAY = 1001
-# A session ended (logout, expiry) closes its sockets within this many seconds.
+# A logout closes its session's sockets at once; an expiry (or a session ended elsewhere) within
+# this many seconds, however busy the feed.
 SESSION_RECHECK = 15.0
 # Close codes: the browser reconnects after "try again later"; a policy refusal needs a login.
 TOO_SLOW = 1013
 LOGGED_OUT = 4401
+
+
+@dataclass
+class _OpenFeed:
+    token: str
+    ended: asyncio.Event
+
+
+# The open sockets and their sessions: closed when the controller shuts down (else it would wait
+# for each console), and when their session logs out.
+SOCKETS: web.AppKey[dict[web.WebSocketResponse, _OpenFeed]] = web.AppKey("sockets")
+
+
+async def log_out(request: web.Request) -> None:
+    """End the request's session. Its consoles stop receiving caller data now, not at the next
+    recheck: a call-taker who logs out at the end of a shift leaves no feed behind."""
+    token = token_of(request)
+    if not token:
+        return
+    await request.app[SERVICES].store.end_session(token)
+    for feed in request.app[SOCKETS].values():
+        if feed.token == token:
+            feed.ended.set()
 
 
 @dataclass(frozen=True)
@@ -160,11 +182,14 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     feed = LiveFeed(Viewer(user.username, user.role, user.agency), services.config)
     subscription = services.bus.subscribe()
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
-    request.app[SOCKETS].add(ws)
+    opened = _OpenFeed(token, asyncio.Event())
+    request.app[SOCKETS][ws] = opened
     reader: asyncio.Task[None] | None = None
+    ended: asyncio.Task[bool] | None = None
     try:
         await ws.prepare(request)
         reader = asyncio.create_task(_drain(ws))
+        ended = asyncio.create_task(opened.ended.wait())
         loop = asyncio.get_running_loop()
         seq, checked = 0, loop.time()
         while not ws.closed:
@@ -172,15 +197,19 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
                 # The bus gave up on this socket while it was sending: it missed events.
                 await ws.close(code=TOO_SLOW, message=b"too slow; reconnect")
                 break
-            if loop.time() - checked >= SESSION_RECHECK:
+            if ended.done() or loop.time() - checked >= SESSION_RECHECK:
                 checked = loop.time()
-                if await services.store.user_of_session(token) is None:
+                if ended.done() or await services.store.user_of_session(token) is None:
                     await ws.close(code=LOGGED_OUT, message=b"session ended")
                     break
-            # The next event, or the browser going away, whichever comes first.
+            # The next event, the browser going away or the session's next check, whichever
+            # comes first. The check is due SESSION_RECHECK after the last one, not after the
+            # last event: a feed busier than that would otherwise never be checked.
             arriving = asyncio.ensure_future(subscription.next())
             done, _ = await asyncio.wait(
-                {arriving, reader}, timeout=SESSION_RECHECK, return_when=asyncio.FIRST_COMPLETED
+                {arriving, reader, ended},
+                timeout=max(0.0, checked + SESSION_RECHECK - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if arriving not in done:
                 arriving.cancel()  # a cancelled queue get takes nothing off the queue
@@ -195,9 +224,10 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
         pass  # the browser went away mid-send
     finally:
         subscription.close()
-        request.app[SOCKETS].discard(ws)
-        if reader is not None:
-            reader.cancel()
+        request.app[SOCKETS].pop(ws, None)
+        for task in (reader, ended):
+            if task is not None:
+                task.cancel()
         if not ws.closed:
             await ws.close()
     return ws
@@ -217,6 +247,6 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def add_routes(app: web.Application) -> None:
-    app[SOCKETS] = set()
+    app[SOCKETS] = {}
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws/live", ws_live)

@@ -19,8 +19,8 @@ from .auth import (
     login,
     page_user,
     session_cookie,
-    token_of,
 )
+from .live import log_out
 from .services import SERVICES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,9 +63,7 @@ async def post_login(request: web.Request) -> web.Response:
 
 
 async def post_logout(request: web.Request) -> web.Response:
-    token = token_of(request)
-    if token:
-        await request.app[SERVICES].store.end_session(token)
+    await log_out(request)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE)
     raise response

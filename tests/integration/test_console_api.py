@@ -4,12 +4,15 @@ call held, taken back and hung up from the console through the real Asterisk."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import time
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from callcenter.tickets.store import token_hash
+from callcenter.web.live import SESSION_RECHECK
 from tests.centre import (
     Api,
     Console,
@@ -221,15 +224,50 @@ def test_a_supervisor_rewrites_a_protocol_card(
     assert cards["fire"]["updated_by"] == "penyelia"
 
 
-def test_logging_out_closes_the_live_feed(asterisk, running_controller):
-    api = Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
-    console = Console.of(api)
+def test_logging_out_closes_the_live_feed_at_once(asterisk, running_controller):
+    # The same call-taker on two screens: logging out of one ends only that one's feed.
+    leaving = Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+    staying = Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+    leaving_console, staying_console = Console.of(leaving), Console.of(staying)
     try:
-        assert api.request("POST", "/api/logout")[0] == 200
-        deadline = time.monotonic() + 25  # the session is checked again every 15 s
+        assert leaving.request("POST", "/api/logout")[0] == 200
+        # Well inside the 15 s recheck: it is the logout that closes the feed.
+        deadline = time.monotonic() + SESSION_RECHECK / 2
+        while leaving_console.closed_with is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leaving_console.closed_with == 4401  # caller data stops with the session
+        assert leaving.request("GET", "/api/me")[0] == 401
+        assert staying_console.closed_with is None
+        assert staying.request("GET", "/api/me")[0] == 200
+    finally:
+        leaving_console.close()
+        staying_console.close()
+
+
+def test_an_expired_session_loses_its_feed_on_time_even_after_a_late_event(
+    asterisk, running_controller, supervisor_api
+):
+    api = Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+    opened = time.monotonic()
+    console = Console.of(api)
+    # The session runs out without a logout (its hours are up).
+    database = sqlite3.connect(asterisk.config_path.parent / "tickets.db")
+    with database:
+        database.execute(
+            "UPDATE sessions SET expires_at = '2000-01-01 00:00:00.000000' WHERE token_hash = ?",
+            (token_hash(api.token or ""),),
+        )
+    database.close()
+    try:
+        # One event shortly before the check is due. The check must not slide to a full
+        # SESSION_RECHECK after it (as it once did, leaving caller data flowing for 27 s).
+        time.sleep(max(0.0, opened + SESSION_RECHECK - 3 - time.monotonic()))
+        supervisor_api.desk("2002", "paused", "briefing")
+        console.wait_for(lambda m: m["type"] == "desk", timeout=5)
+        deadline = opened + SESSION_RECHECK + 6
         while console.closed_with is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert console.closed_with == 4401  # caller data stops with the session
-        assert api.request("GET", "/api/me")[0] == 401
+            time.sleep(0.1)
+        assert console.closed_with == 4401
     finally:
         console.close()
+        supervisor_api.desk("2002", "logged-out")

@@ -165,6 +165,18 @@ def test_a_join_right_after_the_page_opens_is_not_undone_by_its_reload(
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def test_logging_out_in_one_tab_clears_the_console_in_the_other(asterisk, running_controller, page):
+    log_in(page, asterisk.base_url, "petugas", asterisk.calltaker_password)
+    other_tab = page.context.new_page()  # the same browser, so the same session
+    other_tab.goto(asterisk.base_url + "/console")
+    expect(other_tab.locator("#link")).to_have_attribute("data-up", "yes")
+    other_tab.click("form[action='/logout'] button")
+    expect(other_tab).to_have_url(asterisk.base_url + "/login")
+    # The first tab is told by its live feed, well before the session's 15 s recheck.
+    expect(page).to_have_url(asterisk.base_url + "/login", timeout=7_500)
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_a_supervisor_edits_a_protocol_card(asterisk, running_controller, calltaker_api, page):
     log_in(page, asterisk.base_url, "penyelia", asterisk.passwords["penyelia"])
     page.click("a[href='/protocols']")

@@ -196,7 +196,8 @@
       const message = JSON.parse(raw.data);
       if (message.type === "board") show(message.board);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4401) return location.assign("/login"); // the session has ended
       $("link").textContent = "terputus";
       $("link").dataset.up = "no";
       setTimeout(connect, 1000);

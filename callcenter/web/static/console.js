@@ -326,6 +326,7 @@
 
   // ---- the live feed --------------------------------------------------------------------------
 
+  const LOGGED_OUT = 4401; // the feed's close code when the session has ended
   let seq = 0;
   let retry = 500;
 
@@ -351,7 +352,10 @@
         $("alert").hidden = false;
       }
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      // The session ended (a logout, here or in another tab, or its hours ran out): the caller
+      // data on this screen goes with it.
+      if (event.code === LOGGED_OUT) return location.assign("/login");
       $("link").textContent = "terputus";
       $("link").dataset.up = "no";
       setTimeout(connect, retry);

@@ -165,6 +165,38 @@ def test_a_join_right_after_the_page_opens_is_not_undone_by_its_reload(
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def test_a_caller_who_queues_during_a_reload_stays_on_the_waiting_list(
+    asterisk, running_controller, calltaker_api, page
+):
+    # The console's reload asks for the queue; a caller queues before the answer arrives. The
+    # answer, older than the feed's news, must not wipe that caller off the waiting list.
+    ringing_only = phone(asterisk, "2001", answer=False)
+    calltaker_api.desk("2001", "available")  # logged in: the call queues, it does not overflow
+    held = []
+
+    def answer_later(route):
+        held.append((route, route.fetch()))  # the queue as it was when the reload asked
+
+    page.route("**/api/queues", answer_later)
+    try:
+        log_in(page, asterisk.base_url, "petugas", asterisk.calltaker_password)
+        place_scripted_112_call(asterisk.config, '"Penelepon Antre" <9071>', keys="1", stay=40)
+        expect(page.locator("#waiting")).to_contain_text("9071", timeout=40_000)  # by the feed
+        assert held, "the reload's request was not held: the test did not test anything"
+        route, older = held[0]
+        assert "9071" not in older.text()
+        with page.expect_response("**/api/queues"):
+            route.fulfill(response=older)
+        page.unroute("**/api/queues")
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#waiting")).to_contain_text("9071")
+        expect(page.locator("#waiting-count")).to_have_text("1")
+    finally:
+        calltaker_api.desk("2001", "logged-out")
+        ringing_only.stop()
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_logging_out_in_one_tab_clears_the_console_in_the_other(asterisk, running_controller, page):
     log_in(page, asterisk.base_url, "petugas", asterisk.calltaker_password)
     other_tab = page.context.new_page()  # the same browser, so the same session

@@ -104,7 +104,11 @@
 
   // ---- the queue and recent tickets ------------------------------------------------------------
 
+  // Tickets the feed brought while a reload was loading: the reload's list may predate them.
+  const fedDuringReloads = new Set();
+
   function track(ticket) {
+    for (const fed of fedDuringReloads) fed.set(ticket.id, ticket);
     if (ticket.status === "queued") waiting.set(ticket.id, ticket);
     else waiting.delete(ticket.id);
     recent.delete(ticket.id);
@@ -366,15 +370,27 @@
   async function reload() {
     const shownBefore = desksShown;
     const poppedBefore = popsShown;
-    const [me, queues, placeList] = await Promise.all([
-      api("GET", "/api/me"),
-      api("GET", "/api/queues"),
-      Object.keys(places).length ? Promise.resolve(null) : api("GET", "/api/places"),
-    ]);
+    const fed = new Map();
+    fedDuringReloads.add(fed);
+    let me, queues, placeList;
+    try {
+      [me, queues, placeList] = await Promise.all([
+        api("GET", "/api/me"),
+        api("GET", "/api/queues"),
+        Object.keys(places).length ? Promise.resolve(null) : api("GET", "/api/places"),
+      ]);
+    } finally {
+      fedDuringReloads.delete(fed);
+    }
     if (placeList) places = placeList.kecamatan;
     if (me.desk && desksShown === shownBefore) showDesk(me.desk);
     waiting.clear();
     for (const ticket of queues.queues[0].waiting) waiting.set(ticket.id, ticket);
+    // Then the latest the feed said of each ticket meanwhile: as new as the list, or newer.
+    for (const ticket of fed.values()) {
+      if (ticket.status === "queued") waiting.set(ticket.id, ticket);
+      else waiting.delete(ticket.id);
+    }
     showQueue();
     if (me.call && popsShown === poppedBefore) await pop(me.call, me.desk && me.desk.state === "ringing" ? "ringing" : "answered", me.call.unique_id);
   }

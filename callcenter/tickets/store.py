@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -1158,6 +1158,20 @@ class TicketStore:
             if session is None or session.expires_at <= now():
                 return None
             return session.user
+
+    async def sessions_in_force(self, tokens: Collection[str]) -> set[str]:
+        """Which of these sessions have neither ended nor expired: one query for every open
+        console, however many there are."""
+        by_hash = {token_hash(t): t for t in tokens}
+        if not by_hash:
+            return set()
+        async with self._sessions() as db:
+            in_force = await db.scalars(
+                select(Session.token_hash).where(
+                    Session.token_hash.in_(list(by_hash)), Session.expires_at > now()
+                )
+            )
+            return {by_hash[h] for h in in_force}
 
     async def end_session(self, token: str) -> None:
         async with self._sessions() as db:

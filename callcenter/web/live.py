@@ -12,6 +12,8 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from ..config import Config
+from ..live.bus import Subscription
 from ..live.events import BoardChanged, DeskChanged, DispatchAlert, ScreenPop, TicketChanged
 from .auth import Role, current_user, token_of
 from .services import SERVICES
@@ -27,34 +30,76 @@ log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 # A logout closes its session's sockets at once; an expiry (or a session ended elsewhere) within
-# this many seconds, however busy the feed.
+# this many seconds: every open socket's session is checked, in one query, this often.
 SESSION_RECHECK = 15.0
 # Close codes: the browser reconnects after "try again later"; a policy refusal needs a login.
 TOO_SLOW = 1013
 LOGGED_OUT = 4401
 
 
+# Put on a socket's own queue to wake its handler: something other than an event happened.
+_WAKE = object()
+
+
 @dataclass
 class _OpenFeed:
+    """One open socket: its session, and its reasons to stop."""
+
     token: str
-    ended: asyncio.Event
+    subscription: Subscription
+    ended: bool = False  # the session is over: close with LOGGED_OUT
+
+    def end(self) -> None:
+        self.ended = True
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            self.subscription.queue.put_nowait(_WAKE)
+        except asyncio.QueueFull:
+            pass  # the handler has events to send, and looks at its flags before each
 
 
 # The open sockets and their sessions: closed when the controller shuts down (else it would wait
-# for each console), and when their session logs out.
+# for each console), and when their session ends.
 SOCKETS: web.AppKey[dict[web.WebSocketResponse, _OpenFeed]] = web.AppKey("sockets")
 
 
 async def log_out(request: web.Request) -> None:
     """End the request's session. Its consoles stop receiving caller data now, not at the next
-    recheck: a call-taker who logs out at the end of a shift leaves no feed behind."""
+    check: a call-taker who logs out at the end of a shift leaves no feed behind."""
     token = token_of(request)
     if not token:
         return
     await request.app[SERVICES].store.end_session(token)
     for feed in request.app[SOCKETS].values():
         if feed.token == token:
-            feed.ended.set()
+            feed.end()
+
+
+async def _check_sessions(app: web.Application) -> None:
+    """Every SESSION_RECHECK, end the feeds whose session has expired or was ended elsewhere."""
+    while True:
+        await asyncio.sleep(SESSION_RECHECK)
+        feeds = list(app[SOCKETS].values())
+        if not feeds:
+            continue
+        try:
+            in_force = await app[SERVICES].store.sessions_in_force({f.token for f in feeds})
+        except Exception:  # the database is down: check again next time, keep serving
+            log.exception("could not check the live feeds' sessions")
+            continue
+        for feed in feeds:
+            if feed.token not in in_force:
+                feed.end()
+
+
+async def _session_checks(app: web.Application) -> AsyncIterator[None]:
+    checks = asyncio.create_task(_check_sessions(app))
+    yield
+    checks.cancel()
+    with suppress(asyncio.CancelledError):
+        await checks
 
 
 @dataclass(frozen=True)
@@ -182,41 +227,25 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     feed = LiveFeed(Viewer(user.username, user.role, user.agency), services.config)
     subscription = services.bus.subscribe()
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
-    opened = _OpenFeed(token, asyncio.Event())
+    opened = _OpenFeed(token, subscription)
     request.app[SOCKETS][ws] = opened
     reader: asyncio.Task[None] | None = None
-    ended: asyncio.Task[bool] | None = None
     try:
         await ws.prepare(request)
-        reader = asyncio.create_task(_drain(ws))
-        ended = asyncio.create_task(opened.ended.wait())
-        loop = asyncio.get_running_loop()
-        seq, checked = 0, loop.time()
+        reader = asyncio.create_task(_drain(ws, opened))
+        seq = 0
+        # One await per event, nothing else: whatever else can happen (logout, expiry, the
+        # browser leaving) sets a flag and wakes this loop through the same queue.
         while not ws.closed:
+            if opened.ended:
+                await ws.close(code=LOGGED_OUT, message=b"session ended")
+                break
             if subscription.dropped:
                 # The bus gave up on this socket while it was sending: it missed events.
                 await ws.close(code=TOO_SLOW, message=b"too slow; reconnect")
                 break
-            if ended.done() or loop.time() - checked >= SESSION_RECHECK:
-                checked = loop.time()
-                if ended.done() or await services.store.user_of_session(token) is None:
-                    await ws.close(code=LOGGED_OUT, message=b"session ended")
-                    break
-            # The next event, the browser going away or the session's next check, whichever
-            # comes first. The check is due SESSION_RECHECK after the last one, not after the
-            # last event: a feed busier than that would otherwise never be checked.
-            arriving = asyncio.ensure_future(subscription.next())
-            done, _ = await asyncio.wait(
-                {arriving, reader, ended},
-                timeout=max(0.0, checked + SESSION_RECHECK - loop.time()),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if arriving not in done:
-                arriving.cancel()  # a cancelled queue get takes nothing off the queue
-                if reader in done:
-                    break
-                continue
-            message = feed.encoded(arriving.result())
+            event = await subscription.next()
+            message = feed.encoded(event) if event is not _WAKE else None
             if message is not None:
                 seq += 1
                 await ws.send_str(f'{{"seq": {seq}, {message[1:]}')
@@ -225,19 +254,21 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     finally:
         subscription.close()
         request.app[SOCKETS].pop(ws, None)
-        for task in (reader, ended):
-            if task is not None:
-                task.cancel()
+        if reader is not None:
+            reader.cancel()
         if not ws.closed:
             await ws.close()
     return ws
 
 
-async def _drain(ws: web.WebSocketResponse) -> None:
+async def _drain(ws: web.WebSocketResponse, opened: _OpenFeed) -> None:
     """Consoles only listen; read (and ignore) what they send so pings and closes are seen."""
-    async for message in ws:
-        if message.type == WSMsgType.ERROR:
-            break
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        opened.wake()  # the browser has gone: its handler stops waiting for events
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -249,4 +280,5 @@ async def _close_sockets(app: web.Application) -> None:
 def add_routes(app: web.Application) -> None:
     app[SOCKETS] = {}
     app.on_shutdown.append(_close_sockets)
+    app.cleanup_ctx.append(_session_checks)
     app.router.add_get("/ws/live", ws_live)

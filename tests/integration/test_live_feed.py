@@ -100,3 +100,24 @@ async def test_a_logout_closes_only_its_own_sessions_feeds(tmp_path):
         assert (await sockets[staying].receive_json(timeout=5))["desk"]["n"] == 3
         await sockets[staying].close()
     await store.engine.dispose()
+
+
+async def test_a_session_ended_elsewhere_loses_its_feed_at_the_next_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(live, "SESSION_RECHECK", 0.2)
+    app, bus, store = await feed_app(tmp_path, queue_size=100)
+    _user, ended = await login(store, "petugas", "kata-sandi-uji")
+    _user, staying = await login(store, "petugas", "kata-sandi-uji")
+    async with TestClient(TestServer(app)) as client:
+        sockets = {
+            token: await client.ws_connect("/ws/live", headers={"Authorization": f"Bearer {token}"})
+            for token in (ended, staying)
+        }
+        # Not a logout through this server (another controller, an administrator, the clock):
+        # only the periodic check can notice. One query covers both sockets.
+        await store.end_session(ended)
+        closed = await sockets[ended].receive(timeout=5)
+        assert (closed.type, closed.data) == (WSMsgType.CLOSE, live.LOGGED_OUT)
+        bus.publish(desk_event(1))
+        assert (await sockets[staying].receive_json(timeout=5))["desk"]["n"] == 1
+        await sockets[staying].close()
+    await store.engine.dispose()

@@ -172,8 +172,15 @@ async def _a_day_at_the_centre(store: TicketStore) -> dict[str, Any]:
     found = await store.user_of_session("token-1")
     seen["session"] = (found.username, found.role) if found else None
     seen["no session"] = await store.user_of_session("token-2")
+    await store.start_session(user, "token-3", timedelta(hours=8))
+    await store.start_session(user, "token-4", timedelta(seconds=-1))  # already expired
+    seen["in force"] = sorted(
+        await store.sessions_in_force(["token-1", "token-2", "token-3", "token-4", "'; --"])
+    )
     await store.end_session("token-1")
     seen["ended session"] = await store.user_of_session("token-1")
+    seen["in force after"] = sorted(await store.sessions_in_force(["token-1", "token-3"]))
+    seen["none asked"] = await store.sessions_in_force([])
     seen["password set"] = (
         await store.set_password("sari", "argon2-new"),
         await store.set_password("nobody", "x"),
@@ -207,6 +214,8 @@ async def test_a_day_at_the_centre_is_the_same_on_postgresql_as_on_sqlite(postgr
     assert on_sqlite["dispatches"] == [("bpbd", "ended")]
     assert on_sqlite["abandoned"] == ["0341123456"] and on_sqlite["gone"] == ["pg-3.1"]
     assert on_sqlite["opened twice"] == 1 and on_sqlite["session"] == ("sari", "call-taker")
+    assert on_sqlite["in force"] == ["token-1", "token-3"]
+    assert on_sqlite["in force after"] == ["token-3"]
     assert on_sqlite["restriction"]["trail"] == ["created", "applied", "lifted"]
     assert on_sqlite["cdr after"] == (2**40 + 7, 8192) and on_sqlite["cdr before"] is None
     assert on_sqlite["counts"]["0899000111"] == {"tickets": 4, "prank": 3, "silent": 1}

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, cast, event, func, or_, select, text
+from sqlalchemy import Integer, String, and_, cast, delete, event, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -1123,17 +1123,32 @@ class TicketStore:
             return user
 
     async def set_password(self, username: str, password_hash: str) -> bool:
+        """A new password ends the login's sessions: whoever knew the old one is out too (their
+        open consoles close at the live feed's next session check)."""
         async with self._sessions() as db:
             user = await db.scalar(select(User).where(User.username == username))
             if user is None:
                 return False
             user.password_hash = password_hash
+            await db.execute(delete(Session).where(Session.user_id == user.id))
             await db.commit()
             return True
 
     async def users(self) -> list[User]:
         async with self._sessions() as db:
             return list(await db.scalars(select(User).order_by(User.username)))
+
+    async def remove_user(self, username: str) -> bool:
+        """Delete a login and, with it, every session it has. Tickets keep the name it acted
+        under: their trail names people, not rows."""
+        async with self._sessions() as db:
+            user = await db.scalar(select(User).where(User.username == username))
+            if user is None:
+                return False
+            await db.execute(delete(Session).where(Session.user_id == user.id))
+            await db.delete(user)
+            await db.commit()
+            return True
 
     async def user_by_name(self, username: str) -> User | None:
         async with self._sessions() as db:

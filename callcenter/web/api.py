@@ -20,7 +20,7 @@ from ..tickets.models import Call, Ticket, User
 from ..tickets.rules import Status
 from ..tickets.views import ticket_detail, ticket_summary
 from .auth import SESSION_COOKIE, Role, hash_password, login, requires, session_cookie
-from .live import log_out
+from .live import end_feeds_of, log_out
 from .requests import error, json_body, refused, services_of, ticket_id_of, user_of
 
 READERS = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN, Role.AGENCY)
@@ -419,6 +419,22 @@ async def post_users(request: web.Request) -> web.Response:
     return web.json_response({"username": user.username, "role": user.role}, status=201)
 
 
+@requires(Role.ADMIN)
+async def delete_user(request: web.Request) -> web.Response:
+    """Remove a login (someone has left the centre): its sessions end and its open consoles
+    close at once. Tickets keep the name it acted under."""
+    services, admin = services_of(request), user_of(request)
+    username = request.match_info["username"]
+    if not USERNAME_RE.fullmatch(username):
+        raise error(web.HTTPNotFound, "no such user")
+    if username == admin.username:
+        raise error(web.HTTPConflict, "an administrator cannot remove their own login")
+    if not await services.store.remove_user(username):
+        raise error(web.HTTPNotFound, "no such user")
+    end_feeds_of(request.app, username)
+    return web.json_response({"removed": username})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/login", post_login)
     app.router.add_post("/api/logout", post_logout)
@@ -440,3 +456,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_put("/api/protocols/{category}", put_protocol)
     app.router.add_get("/api/users", get_users)
     app.router.add_post("/api/users", post_users)
+    app.router.add_delete("/api/users/{username}", delete_user)

@@ -46,6 +46,7 @@ class _OpenFeed:
     """One open socket: its session, and its reasons to stop."""
 
     token: str
+    username: str
     subscription: Subscription
     ended: bool = False  # the session is over: close with LOGGED_OUT
 
@@ -74,6 +75,13 @@ async def log_out(request: web.Request) -> None:
     await request.app[SERVICES].store.end_session(token)
     for feed in request.app[SOCKETS].values():
         if feed.token == token:
+            feed.end()
+
+
+def end_feeds_of(app: web.Application, username: str) -> None:
+    """The login is gone: every console it has open stops now."""
+    for feed in app[SOCKETS].values():
+        if feed.username == username:
             feed.end()
 
 
@@ -227,7 +235,7 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     feed = LiveFeed(Viewer(user.username, user.role, user.agency), services.config)
     subscription = services.bus.subscribe()
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
-    opened = _OpenFeed(token, subscription)
+    opened = _OpenFeed(token, user.username, subscription)
     request.app[SOCKETS][ws] = opened
     reader: asyncio.Task[None] | None = None
     try:

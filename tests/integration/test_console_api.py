@@ -224,6 +224,40 @@ def test_a_supervisor_rewrites_a_protocol_card(
     assert cards["fire"]["updated_by"] == "penyelia"
 
 
+def test_removing_a_login_closes_its_consoles_at_once(
+    asterisk, running_controller, admin_api, supervisor_api
+):
+    username, password = f"keluar{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    assert (
+        admin_api.request(
+            "POST", "/api/users", {"username": username, "password": password, "role": "call-taker"}
+        )[0]
+        == 201
+    )
+    leaver = Api.login(asterisk.base_url, username, password)
+    console = Console.of(leaver)
+    try:
+        # Only an administrator removes logins, never their own, and only real ones.
+        assert supervisor_api.request("DELETE", f"/api/users/{username}")[0] == 403
+        assert admin_api.request("DELETE", "/api/users/admin")[0] == 409
+        for bad in ("tidak-ada", "a%0ab", "x" * 65, "..%2fadmin"):
+            assert admin_api.request("DELETE", f"/api/users/{bad}")[0] == 404, bad
+        assert console.closed_with is None
+        status, reply = admin_api.request("DELETE", f"/api/users/{username}")
+        assert (status, reply) == (200, {"removed": username})
+        deadline = time.monotonic() + SESSION_RECHECK / 2  # not the periodic check: at once
+        while console.closed_with is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert console.closed_with == 4401
+        assert leaver.request("GET", "/api/me")[0] == 401
+        with pytest.raises(AssertionError):
+            Api.login(asterisk.base_url, username, password)
+        users = [u["username"] for u in admin_api.request("GET", "/api/users")[1]["users"]]
+        assert username not in users and "admin" in users
+    finally:
+        console.close()
+
+
 def test_logging_out_closes_the_live_feed_at_once(asterisk, running_controller):
     # The same call-taker on two screens: logging out of one ends only that one's feed.
     leaving = Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])

@@ -185,6 +185,11 @@ async def _a_day_at_the_centre(store: TicketStore) -> dict[str, Any]:
         await store.set_password("sari", "argon2-new"),
         await store.set_password("nobody", "x"),
     )
+    seen["in force after a new password"] = sorted(await store.sessions_in_force(["token-3"]))
+    leaver = await store.add_user("budi", "argon2-hash", "call-taker")
+    await store.start_session(leaver, "token-5", timedelta(hours=8))
+    seen["removed"] = (await store.remove_user("budi"), await store.remove_user("budi"))
+    seen["removed's session"] = await store.user_of_session("token-5")
     seen["users"] = [(u.username, u.role) for u in await store.users()]
     seen["user"] = getattr(await store.user_by_name("sari"), "password_hash", None)
     await store.ping()
@@ -216,6 +221,8 @@ async def test_a_day_at_the_centre_is_the_same_on_postgresql_as_on_sqlite(postgr
     assert on_sqlite["opened twice"] == 1 and on_sqlite["session"] == ("sari", "call-taker")
     assert on_sqlite["in force"] == ["token-1", "token-3"]
     assert on_sqlite["in force after"] == ["token-3"]
+    assert on_sqlite["in force after a new password"] == []
+    assert on_sqlite["removed"] == (True, False) and on_sqlite["removed's session"] is None
     assert on_sqlite["restriction"]["trail"] == ["created", "applied", "lifted"]
     assert on_sqlite["cdr after"] == (2**40 + 7, 8192) and on_sqlite["cdr before"] is None
     assert on_sqlite["counts"]["0899000111"] == {"tickets": 4, "prank": 3, "silent": 1}

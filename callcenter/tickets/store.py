@@ -1139,13 +1139,12 @@ class TicketStore:
             return list(await db.scalars(select(User).order_by(User.username)))
 
     async def remove_user(self, username: str) -> bool:
-        """Delete a login and, with it, every session it has. Tickets keep the name it acted
-        under: their trail names people, not rows."""
+        """Delete a login and, with it (ON DELETE CASCADE), every session it has. Tickets keep
+        the name it acted under: their trail names people, not rows."""
         async with self._sessions() as db:
             user = await db.scalar(select(User).where(User.username == username))
             if user is None:
                 return False
-            await db.execute(delete(Session).where(Session.user_id == user.id))
             await db.delete(user)
             await db.commit()
             return True

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -73,15 +73,17 @@ async def log_out(request: web.Request) -> None:
     if not token:
         return
     await request.app[SERVICES].store.end_session(token)
-    for feed in request.app[SOCKETS].values():
-        if feed.token == token:
-            feed.end()
+    _end_feeds(request.app, lambda feed: feed.token == token)
 
 
 def end_feeds_of(app: web.Application, username: str) -> None:
     """The login is gone: every console it has open stops now."""
-    for feed in app[SOCKETS].values():
-        if feed.username == username:
+    _end_feeds(app, lambda feed: feed.username == username)
+
+
+def _end_feeds(app: web.Application, ended: Callable[[_OpenFeed], bool]) -> None:
+    for feed in list(app[SOCKETS].values()):
+        if ended(feed):
             feed.end()
 
 
@@ -97,9 +99,7 @@ async def _check_sessions(app: web.Application) -> None:
         except Exception:  # the database is down: check again next time, keep serving
             log.exception("could not check the live feeds' sessions")
             continue
-        for feed in feeds:
-            if feed.token not in in_force:
-                feed.end()
+        _end_feeds(app, lambda feed: feed.token not in in_force)  # noqa: B023 (used at once)
 
 
 async def _session_checks(app: web.Application) -> AsyncIterator[None]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from aiohttp import WSMsgType, web
+from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.live.bus import Bus
@@ -35,6 +35,10 @@ async def _logout(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def feed_of(client: TestClient, token: str) -> ClientWebSocketResponse:
+    return await client.ws_connect("/ws/live", headers={"Authorization": f"Bearer {token}"})
+
+
 def desk_event(n: int) -> DeskChanged:
     return DeskChanged(extension="2001", username="petugas", desk={"extension": "2001", "n": n})
 
@@ -43,7 +47,7 @@ async def test_a_console_too_slow_for_the_feed_is_told_to_reconnect(tmp_path):
     app, bus, store = await feed_app(tmp_path, queue_size=3)
     _user, token = await login(store, "petugas", "kata-sandi-uji")
     async with TestClient(TestServer(app)) as client:
-        socket = await client.ws_connect("/ws/live", headers={"Authorization": f"Bearer {token}"})
+        socket = await feed_of(client, token)
         first = desk_event(0)
         bus.publish(first)
         assert (await socket.receive_json(timeout=5))["seq"] == 1
@@ -66,7 +70,7 @@ async def test_a_console_too_slow_for_the_feed_is_told_to_reconnect(tmp_path):
         assert closed.data == live.TOO_SLOW
         # The bus no longer holds it; others keep receiving.
         assert not bus._subscribers
-        again = await client.ws_connect("/ws/live", headers={"Authorization": f"Bearer {token}"})
+        again = await feed_of(client, token)
         bus.publish(desk_event(11))
         assert (await again.receive_json(timeout=5))["desk"]["n"] == 11
         await again.close()
@@ -78,10 +82,7 @@ async def test_a_logout_closes_only_its_own_sessions_feeds(tmp_path):
     _user, leaving = await login(store, "petugas", "kata-sandi-uji")
     _user, staying = await login(store, "petugas", "kata-sandi-uji")
     async with TestClient(TestServer(app)) as client:
-        sockets = {
-            token: await client.ws_connect("/ws/live", headers={"Authorization": f"Bearer {token}"})
-            for token in (leaving, staying)
-        }
+        sockets = {token: await feed_of(client, token) for token in (leaving, staying)}
         bus.publish(desk_event(1))
         for socket in sockets.values():
             assert (await socket.receive_json(timeout=5))["seq"] == 1
@@ -108,10 +109,7 @@ async def test_a_session_ended_elsewhere_loses_its_feed_at_the_next_check(tmp_pa
     _user, ended = await login(store, "petugas", "kata-sandi-uji")
     _user, staying = await login(store, "petugas", "kata-sandi-uji")
     async with TestClient(TestServer(app)) as client:
-        sockets = {
-            token: await client.ws_connect("/ws/live", headers={"Authorization": f"Bearer {token}"})
-            for token in (ended, staying)
-        }
+        sockets = {token: await feed_of(client, token) for token in (ended, staying)}
         # Not a logout through this server (another controller, an administrator, the clock):
         # only the periodic check can notice. One query covers both sockets.
         await store.end_session(ended)

@@ -107,10 +107,14 @@
   // Tickets the feed brought while a reload was loading: the reload's list may predate them.
   const fedDuringReloads = new Set();
 
-  function track(ticket) {
-    for (const fed of fedDuringReloads) fed.set(ticket.id, ticket);
+  function keepWaiting(ticket) {
     if (ticket.status === "queued") waiting.set(ticket.id, ticket);
     else waiting.delete(ticket.id);
+  }
+
+  function track(ticket) {
+    for (const fed of fedDuringReloads) fed.set(ticket.id, ticket);
+    keepWaiting(ticket);
     recent.delete(ticket.id);
     recent.set(ticket.id, ticket);
     while (recent.size > 15) recent.delete(recent.keys().next().value);
@@ -387,10 +391,7 @@
     waiting.clear();
     for (const ticket of queues.queues[0].waiting) waiting.set(ticket.id, ticket);
     // Then the latest the feed said of each ticket meanwhile: as new as the list, or newer.
-    for (const ticket of fed.values()) {
-      if (ticket.status === "queued") waiting.set(ticket.id, ticket);
-      else waiting.delete(ticket.id);
-    }
+    for (const ticket of fed.values()) keepWaiting(ticket);
     showQueue();
     if (me.call && popsShown === poppedBefore) await pop(me.call, me.desk && me.desk.state === "ringing" ? "ringing" : "answered", me.call.unique_id);
   }

@@ -78,9 +78,10 @@
 
   // ---- the desk ------------------------------------------------------------------------------
 
-  // How many desk states have been shown: a reload shows its own only if none came while it was
-  // on its way (a click on "join" right after the page opened was overwritten by the reload's
-  // older "logged-out", and the desk looked out of the queue while it was in it).
+  // How many desk states have been shown. An API answer (a reload, a click's reply) shows its
+  // desk only if none came while it was on its way: the feed's is newer. Both were seen in CI:
+  // a "join" undone by the reload's older "logged-out", and by its own reply arriving after the
+  // feed's "available"; the desk looked out of the queue while it was in it.
   let desksShown = 0;
 
   function showDesk(desk) {
@@ -99,7 +100,14 @@
 
   function want(state) {
     const body = { state, reason: state === "paused" ? $("pause-reason").value : "" };
-    attempt(api("POST", `/api/agents/${boot.extension}/state`, body).then((r) => showDesk(r.desk)));
+    const shownBefore = desksShown;
+    // The answer may still show the old state (the desk follows Asterisk's events); if the feed
+    // has shown the desk since we asked, that is as new or newer.
+    attempt(
+      api("POST", `/api/agents/${boot.extension}/state`, body).then((r) => {
+        if (desksShown === shownBefore) showDesk(r.desk);
+      }),
+    );
   }
 
   // ---- the queue and recent tickets ------------------------------------------------------------

@@ -138,6 +138,7 @@ AGENCY = "[[agencies]]\nid = 'polresta'\nname = 'Polresta'\ncategories = ['polic
             "dup",
         ),
         ("[ivr]\nsilent_key = '5a'\n", "ivr.silent_key", "digits"),
+        ("[ivr]\nsilent_key = '5²'\n", "ivr.silent_key", "digits"),
         ("[ivr]\nmenu_timeout = 0\n", "ivr.menu_timeout", "1-30"),
         ("[ivr]\ninformation_prompts = ['../../etc/passwd']\n", "ivr.information_prompts", "not"),
         ("[categories.calltaker]\nname = 'x'\n", "categories.calltaker", "reserved"),

@@ -2,10 +2,10 @@
 queue (QueueAdd/QueuePause/QueueRemove); a call moves into its ConfBridge (Redirect) and an agency
 is rung into it (Originate); a caller goes on hold or is hung up.
 
-The dialplan side (`public,112,conference|onhold`, context `dispatch`) is in extensions.conf; the
-conference profiles in confbridge.conf. It implements the ports of routing.dispatch (Telephony),
-calltakers.desk (QueuePort), calltakers.calls (CallPort), supervision.listen (ListenPort) and
-supervision.callbacks (CallbackPort)."""
+The dialplan side (`public,112,conference|onhold`, context `dispatch`) is in extensions.conf, its
+names in telephony/dialplan.py; the conference profiles in confbridge.conf. It implements the
+ports of routing.dispatch (Telephony), calltakers.desk (QueuePort), calltakers.calls (CallPort),
+supervision.listen (ListenPort) and supervision.callbacks (CallbackPort)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from ..ivr import variables
 from ..routing.dispatch import DispatchError, Ringing
+from . import dialplan
 from .ami import AmiClient
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,12 @@ class AmiTelephony:
             {
                 "Action": "Redirect",
                 "Channel": caller_channel,
-                "Context": "public",
-                "Exten": "112",
-                "Priority": "onhold",
+                "Context": dialplan.PUBLIC_CONTEXT,
+                "Exten": dialplan.EMERGENCY_EXTEN,
+                "Priority": dialplan.ONHOLD_LABEL,
                 "ExtraChannel": calltaker_channel,
-                "ExtraContext": "dispatch",
-                "ExtraExten": "held",
+                "ExtraContext": dialplan.DISPATCH_CONTEXT,
+                "ExtraExten": dialplan.HELD_EXTEN,
                 "ExtraPriority": "1",
             }
         )
@@ -101,12 +101,14 @@ class AmiTelephony:
             {
                 "Action": "Originate",
                 "Channel": supervisor,
-                "Context": "supervise",
-                "Exten": "spy",
+                "Context": dialplan.SUPERVISE_CONTEXT,
+                "Exten": dialplan.SPY_EXTEN,
                 "Priority": "1",
                 "Timeout": "30000",
                 "CallerID": f'"{caller_id}" <112>',
-                "Variable": f"NGALAM_SPY_CHANNEL={calltaker_channel},NGALAM_SPY_OPTIONS={options}",
+                "Variable": (
+                    f"{dialplan.SPY_CHANNEL}={calltaker_channel},{dialplan.SPY_OPTIONS}={options}"
+                ),
                 "Async": "true",
             }
         )
@@ -117,13 +119,15 @@ class AmiTelephony:
             {
                 "Action": "Originate",
                 "Channel": calltaker,
-                "Context": "callback",
-                "Exten": "s",
+                "Context": dialplan.CALLBACK_CONTEXT,
+                "Exten": dialplan.START_EXTEN,
                 "Priority": "1",
                 "Timeout": "30000",
                 "CallerID": f'"Telepon balik tiket {ticket_id}" <112>',
                 "ChannelId": leg_id,
-                "Variable": f"NGALAM_CALLBACK_TARGET={target},{variables.TICKET_ID}={ticket_id}",
+                "Variable": (
+                    f"{dialplan.CALLBACK_TARGET}={target},{dialplan.TICKET_ID}={ticket_id}"
+                ),
                 "Async": "true",
             }
         )
@@ -139,7 +143,7 @@ class AmiTelephony:
                 {
                     "Action": "Setvar",
                     "Channel": channel,
-                    "Variable": variables.CONFERENCE,
+                    "Variable": dialplan.CONFERENCE,
                     "Value": conference,
                 }
             )
@@ -150,12 +154,12 @@ class AmiTelephony:
             {
                 "Action": "Redirect",
                 "Channel": caller_channel,
-                "Context": "public",
-                "Exten": "112",
-                "Priority": "conference",
+                "Context": dialplan.PUBLIC_CONTEXT,
+                "Exten": dialplan.EMERGENCY_EXTEN,
+                "Priority": dialplan.CONFERENCE_LABEL,
                 "ExtraChannel": calltaker_channel,
-                "ExtraContext": "dispatch",
-                "ExtraExten": "calltaker",
+                "ExtraContext": dialplan.DISPATCH_CONTEXT,
+                "ExtraExten": dialplan.CALLTAKER_LEG_EXTEN,
                 "ExtraPriority": "1",
             }
         )
@@ -170,12 +174,12 @@ class AmiTelephony:
         action = {
             "Action": "Originate",
             "Channel": target,
-            "Context": "dispatch",
-            "Exten": "agency",
+            "Context": dialplan.DISPATCH_CONTEXT,
+            "Exten": dialplan.AGENCY_LEG_EXTEN,
             "Priority": "1",
             "Timeout": str(timeout * 1000),
             "CallerID": f'"{caller_id}" <112>',
-            "Variable": f"{variables.CONFERENCE}={conference}",
+            "Variable": f"{dialplan.CONFERENCE}={conference}",
             # The agency channel's unique id: its Hangup event then names the dispatch.
             "ChannelId": leg_id,
             "Async": "true",

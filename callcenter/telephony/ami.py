@@ -16,7 +16,7 @@ from typing import Any
 from panoramisk import Manager
 
 from ..config import Config
-from ..live.events import (
+from ..live.facts import (
     DISPATCH_LEG_PREFIX,
     AgencyLegEnded,
     CallAbandoned,
@@ -36,10 +36,10 @@ from ..live.events import (
     QueueMember,
 )
 
-log = logging.getLogger(__name__)
+# Re-exported with `as`: cdr.py imports them from here.
+from .dialplan import EMERGENCY_EXTEN, PUBLIC_CONTEXT
 
-PUBLIC_CONTEXT = "public"
-EMERGENCY_EXTEN = "112"
+log = logging.getLogger(__name__)
 
 Ami = Mapping[str, str]
 

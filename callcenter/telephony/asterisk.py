@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from ..config import Config, require_secrets
+from . import dialplan
 from .ami import RECEIVED_EVENTS
 
 log = logging.getLogger(__name__)
@@ -73,23 +74,46 @@ def prompts_source(config: Config) -> Path:
     return Path(config.prompts_dir) if config.prompts_dir else PROMPTS_DIR
 
 
-def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
-    """Write Asterisk's configuration for this centre; copy prompts where Asterisk can read them."""
-    require_secrets(config)
-    paths = instance_paths(config)
-    etc = out_dir or paths.etc
-    seen = config.asterisk.seen_by_asterisk
-    for sub in ("lib", "spool", "run", "log/cdr-custom", "recordings"):
-        (paths.host / sub).mkdir(parents=True, exist_ok=True)
-    etc.mkdir(parents=True, exist_ok=True)
-    _copy_prompts(prompts_source(config), paths.prompts)
-    _link_asterisk_data(config, paths)
+def _dialplan_value(name: str) -> str:
+    """`{{ dialplan.X | var }}` in a template: the variable's value, as the dialplan reads it."""
+    return f"${{{name}}}"
+
+
+def _template_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - Asterisk config, not HTML; values are validated in config.py
     )
+    env.filters["var"] = _dialplan_value
+    return env
+
+
+def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
+    """Write Asterisk's configuration for this centre; copy prompts where Asterisk can read them."""
+    require_secrets(config)
+    paths = instance_paths(config)
+    etc = out_dir or paths.etc
+    for sub in ("lib", "spool", "run", "log/cdr-custom", "recordings"):
+        (paths.host / sub).mkdir(parents=True, exist_ok=True)
+    etc.mkdir(parents=True, exist_ok=True)
+    _copy_prompts(prompts_source(config), paths.prompts)
+    _link_asterisk_data(config, paths)
+    for name, text in render_templates(config, etc).items():
+        target = etc / name
+        target.write_text(text)
+        # Secrets live in manager.conf and pjsip.conf: readable by the owner only.
+        target.chmod(0o600)
+    return paths
+
+
+def render_templates(config: Config, etc: Path) -> dict[str, str]:
+    """Asterisk's configuration files for this centre, by file name, as they are to be in `etc`
+    (writes nothing)."""
+    paths = instance_paths(config)
+    seen = config.asterisk.seen_by_asterisk
+    env = _template_env()
     context = {
         "source": config.source,
         "instance": config.asterisk.instance,
@@ -97,10 +121,12 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         "controller": config.controller,
         "queue": config.queue,
         "calltakers": config.calltakers,
-        "phones": [(p, "calltakers") for p in config.calltakers]
-        + [(p, "public") for p in config.test_callers]
-        + [(p, "agencies") for p in config.agency_phones]
-        + [(p, "supervisors") for p in config.supervisor_phones],
+        "phones": [(p, dialplan.CALLTAKERS_CONTEXT) for p in config.calltakers]
+        + [(p, dialplan.PUBLIC_CONTEXT) for p in config.test_callers]
+        + [(p, dialplan.AGENCIES_CONTEXT) for p in config.agency_phones]
+        + [(p, dialplan.SUPERVISORS_CONTEXT) for p in config.supervisor_phones],
+        # The names the controller shares with the dialplan, so both sides spell them alike.
+        "dialplan": dialplan.names(),
         "ivr": config.ivr,
         "fallback": _fallback_targets(config),
         # AMI may only be used from where the controller runs.
@@ -117,13 +143,10 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         "prompts_dir": seen(paths.prompts),
         "recordings_dir": seen(paths.recordings),
     }
-    for template in sorted(TEMPLATES_DIR.glob("*.conf.j2")):
-        target = etc / template.name.removesuffix(".j2")
-        text = env.get_template(template.name).render(context)
-        target.write_text(text)
-        # Secrets live in manager.conf and pjsip.conf: readable by the owner only.
-        target.chmod(0o600)
-    return paths
+    return {
+        template.name.removesuffix(".j2"): env.get_template(template.name).render(context)
+        for template in sorted(TEMPLATES_DIR.glob("*.conf.j2"))
+    }
 
 
 def _fallback_targets(config: Config) -> list[tuple[str, int]]:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..live.events import CallEnded, CallEvent, CallRef
-from .ami import EMERGENCY_EXTEN, PUBLIC_CONTEXT, is_caller_channel
+from ..live.facts import CallEnded, CallEvent, CallRef
+from .ami import is_caller_channel
+from .dialplan import EMERGENCY_EXTEN, PUBLIC_CONTEXT
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,15 @@
+"""`callback`: the dial back to a caller who abandoned is over; record it on their ticket."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ivr.channel import Channel
+from ..supervision import callbacks
+
+if TYPE_CHECKING:
+    from . import RouteDeps
+
+
+async def callback(channel: Channel, deps: RouteDeps) -> None:
+    await callbacks.dialled(channel, deps.tickets)

@@ -1,0 +1,15 @@
+"""`dialled`: Dial() to an agency returned; record how it went."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ivr.channel import Channel
+from ..routing import overflow as agency_overflow
+
+if TYPE_CHECKING:
+    from . import RouteDeps
+
+
+async def dialled(channel: Channel, deps: RouteDeps) -> None:
+    await agency_overflow.dialled(channel, deps.dispatches)

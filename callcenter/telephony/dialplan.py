@@ -1,0 +1,117 @@
+"""The contract between the controller and the dialplan, in one place: the names of the channel
+variables both read and write, the contexts, extensions and labels the controller sends calls to,
+and the FastAGI routes the dialplan calls.
+
+asterisk-conf/*.j2 are rendered with these names (`{{ dialplan.TICKET_ID }}`, and
+`{{ dialplan.TICKET_ID | var }}` for its value, `${NGALAM_TICKET_ID}`), so a rename here renames
+both sides. Names only the dialplan itself uses (its globals, loop counters, labels nobody jumps to
+from outside) stay in extensions.conf.j2.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+# ---- channel variables -----------------------------------------------------------------------
+
+# Written by the `ivr` route: the queue, the overflow and the callback all act on them.
+TICKET_ID = "NGALAM_TICKET_ID"
+IVR_RESULT = "NGALAM_IVR"  # "done" when the IVR finished, else why it did not
+CATEGORY = "NGALAM_CATEGORY"
+# Asterisk's own name: Queue() reads the caller's priority from it.
+QUEUE_PRIORITY = "QUEUE_PRIO"
+MAX_WAIT = "NGALAM_MAX_WAIT"  # seconds in the queue before overflow ("" = no limit)
+OVERFLOW = "NGALAM_OVERFLOW"  # "no" for non-emergency calls: they wait for a call-taker
+# Set by Queue(): why the caller left the queue without a call-taker.
+QUEUE_STATUS = "QUEUESTATUS"
+
+# The overflow route's answer: how many targets to dial, then each target and its ring time.
+TARGET_COUNT = "NGALAM_TARGETS"
+TARGET = "NGALAM_TARGET_{}"
+RING = "NGALAM_RING_{}"
+AGENCY = "NGALAM_AGENCY"  # the agency the overflow rings
+CURRENT_TARGET = "NGALAM_TARGET"  # the target Dial() rings now
+DISPATCH_ID = "NGALAM_DISPATCH_ID"
+# Dial()'s U() option runs a Gosub on the agency's channel; the Gosub's first argument is the
+# only way to hand it the dispatch id, and Asterisk names it ARG1.
+ANSWERED_DISPATCH_ID = "ARG1"
+# Set by Dial() in the overflow and callback paths; the routes record them.
+DIAL_STATUS = "DIALSTATUS"
+ANSWERED_TIME = "ANSWEREDTIME"
+DIALED_TIME = "DIALEDTIME"
+
+# The ConfBridge a dispatched call is in: set over AMI before the call is moved there.
+CONFERENCE = "NGALAM_CONFERENCE"
+# Set by the Originate that rings a supervisor's phone into ChanSpy: whom to spy on, and how
+# (w whisper to the call-taker, B barge in on both).
+SPY_CHANNEL = "NGALAM_SPY_CHANNEL"
+SPY_OPTIONS = "NGALAM_SPY_OPTIONS"
+# Set by the Originate of a callback: what the dialplan dials once the call-taker picks up.
+CALLBACK_TARGET = "NGALAM_CALLBACK_TARGET"
+
+# ---- contexts, extensions, labels ------------------------------------------------------------
+
+# Where 112 calls enter: AMI events and call records from here are the callers' legs.
+PUBLIC_CONTEXT = "public"
+EMERGENCY_EXTEN = "112"
+# Labels in PUBLIC_CONTEXT,EMERGENCY_EXTEN the controller moves a caller to (AMI Redirect).
+CONFERENCE_LABEL = "conference"
+ONHOLD_LABEL = "onhold"
+
+# Each kind of phone's context (pjsip.conf): what it may dial.
+CALLTAKERS_CONTEXT = "calltakers"
+AGENCIES_CONTEXT = "agencies"
+SUPERVISORS_CONTEXT = "supervisors"
+
+# Legs the controller moves into a caller's conference, or parks while the caller is on hold.
+DISPATCH_CONTEXT = "dispatch"
+CALLTAKER_LEG_EXTEN = "calltaker"
+AGENCY_LEG_EXTEN = "agency"
+HELD_EXTEN = "held"
+# The Gosub Dial()'s U() runs when an overflowing call's agency answers.
+DISPATCH_ANSWERED_CONTEXT = "dispatch-answered"
+
+# Originated by the controller: a supervisor's phone into ChanSpy; a call-taker's phone that then
+# dials an abandoned caller back.
+SUPERVISE_CONTEXT = "supervise"
+SPY_EXTEN = "spy"
+CALLBACK_CONTEXT = "callback"
+# Asterisk's name for a context's start when nothing was dialled.
+START_EXTEN = "s"
+
+# confbridge.conf's profiles, named by ConfBridge() in the dialplan.
+BRIDGE_PROFILE = "ngalam-conference"
+CALLER_PROFILE = "ngalam-caller"
+STAFF_PROFILE = "ngalam-staff"
+
+# ---- FastAGI routes (agi://…/<route>): each is the module callcenter/agi_routes/<route>.py ------
+
+ROUTE_IVR = "ivr"
+ROUTE_OVERFLOW = "overflow"
+ROUTE_RING = "ring"
+ROUTE_ANSWERED = "answered"
+ROUTE_DIALLED = "dialled"
+ROUTE_UNANSWERED = "unanswered"
+ROUTE_CALLBACK = "callback"
+
+
+def names() -> dict[str, str]:
+    """Every name above, by its constant's name: what the templates are rendered with."""
+    return {k: v for k, v in globals().items() if k.isupper() and isinstance(v, str)}
+
+
+# ---- values from the channel ------------------------------------------------------------------
+
+_D = TypeVar("_D")
+
+# ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses or reads as 3.
+# Twelve digits is more than any id or count the dialplan carries, and keeps int() cheap.
+_AGI_INT = re.compile(r"[0-9]{1,12}")
+
+
+def agi_int(value: str, default: _D) -> int | _D:
+    """`value` as a number if it is 1 to 12 ASCII digits and nothing else, otherwise `default`.
+
+    For whatever a channel variable or AGI argument holds: untrusted text."""
+    return int(value) if _AGI_INT.fullmatch(value) else default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 
@@ -30,12 +31,16 @@ class Channel(Protocol):
         """Play a prompt (keys interrupt it), then wait up to `timeout` s; "" if nothing pressed."""
         ...
 
-    async def record_description(self, seconds: int, silence: int) -> float:
-        """Record the caller after a tone until `silence` s of quiet or `seconds` in all (or #).
+    async def stream_audio(self, stream_id: str, address: str) -> None:
+        """Stream the caller's audio (AudioSocket: 16-bit signed linear, 8 kHz) to `address`
+        (host:port), announcing the stream as `stream_id` (a UUID); returns when the receiving end
+        closes the stream, which decides how long it runs."""
+        ...
 
-        Returns how many seconds of it were speech (not silence), so the flow can tell a caller who
-        talks from one who cannot.
-        """
+    async def record(self, part: str, seconds: int, silence: int) -> Path | None:
+        """Record the caller after a beep into this call's recording `part` (letters only) until
+        `silence` s of quiet or `seconds` in all (or #). Returns the file as the controller reads
+        it, or None when nothing could be recorded."""
         ...
 
     async def get_variable(self, name: str) -> str:

@@ -9,21 +9,21 @@ once, here, to the model's rate.
 from __future__ import annotations
 
 import asyncio
-import audioop  # the stdlib resampler (ratecv); pyVoIP depends on it too. Gone in 3.13: see note.
+import audioop  # the resampler (ratecv); from Python 3.13 the audioop-lts package (setup.cfg)
 import json
 import logging
 import uuid
 from concurrent.futures import Executor
 from typing import Any
 
-from ..tickets.store import TicketStore
+from ..ivr.channel import Channel
+from ..tickets.calls import Calls
+from .activity import speech_seconds
 from .model import SpeechModel
 
 log = logging.getLogger(__name__)
 
 RATE = 8000
-# RMS of 16-bit audio above which a 20 ms frame counts as speech (about -36 dBFS).
-SPEECH_RMS = 500
 # Recognise in steps of this much audio: partial results stay fresh, executor hops stay few.
 STEP_SECONDS = 0.2
 # Speech needed before silence may end the description early.
@@ -31,11 +31,12 @@ MIN_SPEECH = 0.3
 
 
 class LiveSpeech:
-    """Streams the IVR registered (by UUID) and is waiting for, and the recognition of each."""
+    """The IVR's Describer with a speech model: the streams it registered (by UUID) and is waiting
+    for, and the recognition of each."""
 
-    def __init__(self, model: SpeechModel, store: TicketStore, executor: Executor, address: str):
+    def __init__(self, model: SpeechModel, calls: Calls, executor: Executor, address: str):
         self.model = model
-        self.store = store
+        self.calls = calls
         self.executor = executor
         self.address = address  # host:port of our AudioSocket server, as Asterisk reaches it
         self._waiting: dict[uuid.UUID, _Stream] = {}
@@ -43,7 +44,7 @@ class LiveSpeech:
     def listener_for(self, stream: uuid.UUID) -> _Stream | None:
         return self._waiting.pop(stream, None)  # one connection per stream
 
-    async def describe(self, channel: Any, seconds: int, silence: int) -> float:
+    async def describe(self, channel: Channel, seconds: int, silence: int) -> float:
         """Beep, then stream the caller to the recogniser until `silence` s of quiet after speech
         or `seconds` in all; returns how many seconds were speech."""
         stream_id = uuid.uuid4()
@@ -51,7 +52,7 @@ class LiveSpeech:
         self._waiting[stream_id] = stream
         try:
             await channel.play("id/beep")
-            await channel.command("EXEC", "AudioSocket", f'"{stream_id},{self.address}"')
+            await channel.stream_audio(str(stream_id), self.address)
             return await asyncio.wait_for(asyncio.shield(stream.done), 3.0)
         except TimeoutError:
             log.warning("call %s: the description stream never ended cleanly", channel.unique_id)
@@ -79,8 +80,9 @@ class _Stream:
     async def audio(self, pcm: bytes) -> bool:
         length = len(pcm) / 2 / RATE
         self._total += length
-        if audioop.rms(pcm, 2) >= SPEECH_RMS:
-            self.speech += length
+        heard = speech_seconds(pcm, RATE)
+        if heard:
+            self.speech += heard
             self._quiet = 0.0
         else:
             self._quiet += length
@@ -112,7 +114,7 @@ class _Stream:
         shown = " ".join([*self._finals, *([text] if text and not final else [])])
         if shown != self._shown or (final and text):
             self._shown = shown
-            await self.live.store.speech_heard(self.unique_id, shown, text if final else None)
+            await self.live.calls.speech_heard(self.unique_id, shown, text if final else None)
 
     def _accept(self, chunk: bytes, last: bool) -> tuple[bool, str]:
         recognizer = self._recognizer

@@ -13,12 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from panoramisk.utils import parse_agi_result
 
 from ..ivr.channel import CallerHungUp, Channel
-from ..speech.activity import speech_seconds
 from .asterisk import InstancePaths
 from .tcp import ConnectionServer
 
@@ -31,10 +30,6 @@ HEADER_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 300.0
 
 Route = Callable[[Channel], Awaitable[None]]
-
-
-class Describer(Protocol):
-    async def describe(self, channel: AgiChannel, seconds: int, silence: int) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -118,9 +113,7 @@ class AgiChannel:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         media: Media,
-        describer: Describer | None = None,
     ):
-        self._describer = describer
         self.headers = headers
         self._media = media
         self._prompts_dir = media.prompts_dir
@@ -141,11 +134,7 @@ class AgiChannel:
         self._writer.write(line.encode("utf-8", errors="surrogateescape"))
         await self._writer.drain()
         while True:
-            raw = await asyncio.wait_for(self._reader.readline(), COMMAND_TIMEOUT)
-            if not raw:
-                self.hung_up = True
-                raise CallerHungUp(self.unique_id)
-            text = _decode(raw).rstrip("\r\n")
+            text = await self._reply_line()
             if text == "HANGUP":
                 # Asterisk announces the hangup, then still answers the pending command.
                 self.hung_up = True
@@ -157,14 +146,27 @@ class AgiChannel:
             if result.get("status_code") == 100:
                 continue
             if result.get("status_code") == 520:
-                # The usage text follows until a line starting "520 End of proper usage."
-                while not (await self._reader.readline()).startswith(b"520 "):
-                    pass
+                if text.startswith("520-"):
+                    # The usage text follows, up to the line "520 End of proper usage.": read it
+                    # all, or it would be taken for the replies to the next commands.
+                    while not (await self._reply_line()).startswith("520 "):
+                        pass
                 raise AgiProtocolError(f"Asterisk rejected {words[0]!r}: usage error")
             if result.get("error") in ("AGIResultHangup",) or result.get("status_code") == 511:
                 self.hung_up = True
                 raise CallerHungUp(self.unique_id)
             return result
+
+    async def _reply_line(self) -> str:
+        try:
+            raw = await asyncio.wait_for(self._reader.readline(), COMMAND_TIMEOUT)
+        except ValueError:
+            raise AgiProtocolError(f"AGI reply line longer than {MAX_LINE_BYTES} bytes") from None
+        if not raw:
+            # Asterisk closes the connection when the channel is gone, even mid-reply.
+            self.hung_up = True
+            raise CallerHungUp(self.unique_id)
+        return _decode(raw).rstrip("\r\n")
 
     async def answer(self) -> None:
         if self.welcome_key is not None:
@@ -190,14 +192,18 @@ class AgiChannel:
         # Only keys: a hostile or confused reply cannot smuggle anything else into the flow.
         return "".join(c for c in digits if c in "0123456789*#")[:max_digits]
 
-    async def record_description(self, seconds: int, silence: int) -> float:
-        if self._describer is not None:
-            # Live recognition: the caller is streamed (AudioSocket) while they speak.
-            return await self._describer.describe(self, seconds, silence)
-        target = self._media.paths.recording(self.unique_id, "describe")
+    async def stream_audio(self, stream_id: str, address: str) -> None:
+        # The application's result does not tell how the stream went; the receiving end knows.
+        await self.command("EXEC", "AudioSocket", _quote(f"{stream_id},{address}"))
+
+    async def record(self, part: str, seconds: int, silence: int) -> Path | None:
+        target = self._media.paths.recording(self.unique_id, part)
         if target is None:
-            log.warning("call %s: not an Asterisk unique id, nothing recorded", self.unique_id)
-            return 0.0
+            log.warning(
+                "call %s: no recording %r for this call id, nothing recorded", self.unique_id, part
+            )
+            return None
+        # A file left by an earlier attempt must not pass for this one.
         target.unlink(missing_ok=True)
         # The file name goes without extension; Asterisk adds .wav from the format argument.
         seen = self._media.recordings_dir + "/" + target.stem
@@ -211,11 +217,7 @@ class AgiChannel:
             "BEEP",
             f"s={silence}",
         )
-        try:
-            return await asyncio.to_thread(speech_seconds, target)
-        except (OSError, ValueError) as e:
-            log.warning("call %s: description recording unreadable: %s", self.unique_id, e)
-            return 0.0
+        return target
 
     async def get_variable(self, name: str) -> str:
         result = await self.command("GET VARIABLE", name)
@@ -235,8 +237,6 @@ class FastAgiServer(ConnectionServer):
         super().__init__()
         self._routes = routes
         self._media = media
-        # Set once the speech model is loaded; until then descriptions are recorded (RECORD FILE).
-        self.describer: Describer | None = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -250,7 +250,7 @@ class FastAgiServer(ConnectionServer):
                 # No hang-up: closing makes the dialplan continue to the queue.
                 log.error("call %s: no FastAGI route %r (from %s)", unique_id, name, peer)
                 return
-            await route(AgiChannel(headers, reader, writer, self._media, self.describer))
+            await route(AgiChannel(headers, reader, writer, self._media))
         except CallerHungUp:
             log.info("call %s: caller hung up during the IVR", unique_id)
         except TimeoutError:

@@ -1,5 +1,5 @@
-"""Fakes for unit tests of pure logic: a scripted caller on a fake channel, a fake telephony port,
-and a real TicketStore on a throwaway SQLite file (the store is ours; faking it would test nothing)."""
+"""Fakes for unit tests of pure logic: a scripted caller on a fake channel and a fake telephony
+port (the repositories are real: tests/records.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from pathlib import Path
 
 from callcenter.config import Agency, Config, load
 from callcenter.ivr.channel import CallerHungUp
-from callcenter.live.bus import Bus
 from callcenter.routing.dispatch import Ringing
-from callcenter.tickets.migrations import migrate
-from callcenter.tickets.store import TicketStore, create_engine
 
 
 class FakeChannel:
@@ -37,6 +34,9 @@ class FakeChannel:
         self.heard: list[str] = []  # prompts, in order
         self.variables: dict[str, str] = dict(variables or {})
         self.recorded = 0
+        self.streamed: list[str] = []  # where stream_audio sent the caller
+        # What record() returns: the file the caller's words were recorded to, if a test made one.
+        self.recording: Path | None = None
         self.welcome_key: str | None = None  # the IVR plays the welcome (see the dialplan's Read)
 
     def _prompt(self, prompt: str) -> None:
@@ -61,10 +61,14 @@ class FakeChannel:
         self._prompt(prompt)
         return self._press()[:max_digits]
 
-    async def record_description(self, seconds: int, silence: int) -> float:
+    async def stream_audio(self, stream_id: str, address: str) -> None:
+        self._prompt("(streaming)")
+        self.streamed.append(address)
+
+    async def record(self, part: str, seconds: int, silence: int) -> Path | None:
         self._prompt("(recording)")
         self.recorded += 1
-        return self.speech
+        return self.recording
 
     async def get_variable(self, name: str) -> str:
         return self.variables.get(name, "")
@@ -129,12 +133,6 @@ def routing_config(tmp_path: Path) -> Config:
     path = tmp_path / "routing.toml"
     path.write_text(CONFIG_TOML)
     return load(path, env={})
-
-
-async def ticket_store(tmp_path: Path, bus: Bus | None = None) -> TicketStore:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'tickets.db'}")
-    await migrate(engine)
-    return TicketStore(engine, bus)
 
 
 def agency(config: Config, agency_id: str) -> Agency:

@@ -1,6 +1,6 @@
 """The live feed's own cost: controller CPU per message delivered to a console.
 
-The real /ws/live handler, bus and session store on a loopback server; N consoles (aiohttp
+The real /ws/live handler, bus and session repository on a loopback server; N consoles (aiohttp
 clients, in a separate process so their CPU is not counted) each receive M ticket changes of a
 realistic size. Baseline, in the same run: the least a WebSocket fan-out can cost in aiohttp, a
 handler that only takes pre-encoded text off its own queue and sends it. Both run with and without
@@ -29,11 +29,12 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from callcenter.live.bus import Bus  # noqa: E402
-from callcenter.live.events import TicketChanged  # noqa: E402
+from callcenter.live.facts import TicketChanged  # noqa: E402
 from callcenter.web import live  # noqa: E402
-from callcenter.web.auth import STORE_KEY, Role, hash_password, login  # noqa: E402
+from callcenter.web.auth import ACCOUNTS_KEY, Role, hash_password, login  # noqa: E402
 from callcenter.web.services import SERVICES  # noqa: E402
-from tests.unit.fakes import routing_config, ticket_store  # noqa: E402
+from tests.records import sqlite_records  # noqa: E402
+from tests.unit.fakes import routing_config  # noqa: E402
 
 # A queued ticket as the lists show it, with a filled-in form: about what a busy feed carries.
 TICKET = {
@@ -131,14 +132,16 @@ async def run_round(
 async def main(consoles: int, events: int) -> int:
     directory = Path(tempfile.mkdtemp(prefix="ngalam-feed-"))
     bus = Bus()
-    store = await ticket_store(directory, bus)
-    await store.add_user("penyelia", hash_password("bench-password-1"), Role.SUPERVISOR)
-    result = await login(store, "penyelia", "bench-password-1")
+    records = await sqlite_records(directory, bus)
+    await records.accounts.add_user("penyelia", hash_password("bench-password-1"), Role.SUPERVISOR)
+    result = await login(records.accounts, "penyelia", "bench-password-1")
     assert result is not None
     token = result[1]
     app = web.Application()
-    app[STORE_KEY] = store
-    app[SERVICES] = SimpleNamespace(config=routing_config(directory), store=store, bus=bus)  # type: ignore[assignment]
+    app[ACCOUNTS_KEY] = records.accounts
+    app[SERVICES] = SimpleNamespace(
+        config=routing_config(directory), accounts=records.accounts, bus=bus
+    )  # type: ignore[assignment]
     app[FLOOR] = set()
     live.add_routes(app)
     app.router.add_get("/ws/floor", floor_handler)
@@ -169,7 +172,7 @@ async def main(consoles: int, events: int) -> int:
             )
     finally:
         await runner.cleanup()
-        await store.engine.dispose()
+        await records.engine.dispose()
     return 0
 
 

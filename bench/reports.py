@@ -27,8 +27,8 @@ import aiohttp  # noqa: E402
 
 from bench.common import controller_running, create_user, login, percentile  # noqa: E402
 from callcenter import config as config_mod  # noqa: E402
+from callcenter.tickets.db import create_engine  # noqa: E402
 from callcenter.tickets.migrations import migrate  # noqa: E402
-from callcenter.tickets.store import create_engine  # noqa: E402
 from tests.centre import free_port  # noqa: E402
 from tests.seed import seed_tickets  # noqa: E402
 

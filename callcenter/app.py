@@ -13,34 +13,33 @@ from typing import Any
 
 from aiohttp import web
 
+from . import agi_routes
+from .calltakers import subscriptions as calltakers_facts
 from .calltakers.calls import CallControl
 from .calltakers.desk import DeskService
-from .calltakers.protocols import Protocols, load_cards, make_card
+from .calltakers.desk_log import DeskLog
+from .calltakers.protocol_cards import ProtocolCards
+from .calltakers.protocols import Protocols, load_cards
+from .calltakers.ticket_work import TicketWork
 from .config import Config, require_routing, require_secrets
-from .ivr.channel import Channel
-from .ivr.flow import Menu, ivr
+from .ivr.flow import Menu
+from .ivr.ports import Describer
 from .live.bus import Bus
-from .live.events import (
-    CHANNEL_GONE,
-    CallAnswered,
-    CallCompleted,
-    CallEnded,
-    CallEvent,
-    CallNotPickedUp,
-    CallOffered,
-    ChannelsAlive,
-    MemberChanged,
-    MembersResynced,
-)
-from .routing import overflow
+from .live.fact_table import FactTable
+from .routing import subscriptions as routing_facts
 from .routing.dispatch import Dispatcher
-from .speech.jobs import FIRST_DELAY, Transcriber
+from .routing.dispatch_log import DispatchLog
+from .speech import subscriptions as speech_facts
+from .speech.activity import RecordedDescriber
+from .speech.jobs import Transcriber
 from .speech.live import LiveSpeech
 from .speech.meaning import Gazetteer, Lexicon
 from .speech.model import SpeechModel, SpeechUnavailable, load_model
+from .speech.transcription_jobs import TranscriptionJobs
 from .supervision import callbacks
 from .supervision.board import Board
 from .supervision.listen import ListenIn
+from .supervision.restriction_records import RestrictionRecords
 from .supervision.restrictions import Restrictions
 from .telephony.actions import AmiTelephony
 from .telephony.agi import FastAgiServer, Media
@@ -48,9 +47,14 @@ from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
 from .telephony.audiosocket import AudioSocketServer
 from .telephony.cdr import CallRecords, CdrReader
+from .telephony.cdr_position import CdrPositions
+from .tickets import subscriptions as tickets_facts
+from .tickets.calls import Calls
+from .tickets.db import Database, create_engine
 from .tickets.migrations import migrate
 from .tickets.reports import Reports
-from .tickets.store import TicketStore, create_engine
+from .tickets.repository import Tickets
+from .web.accounts import Accounts
 from .web.app import create_app
 from .web.services import Services
 
@@ -60,17 +64,6 @@ log = logging.getLogger(__name__)
 # Seconds each part may take to stop (Asterisk itself gets its own 10 s, then is killed).
 STOP_TIMEOUT = 12.0
 
-# Events about call-takers' desks (the store has no business with most of them).
-_DESK_EVENTS = (
-    MemberChanged,
-    MembersResynced,
-    CallOffered,
-    CallAnswered,
-    CallNotPickedUp,
-    CallCompleted,
-    CallEnded,
-)
-
 
 class Centre:
     def __init__(self, config: Config, *, local_asterisk: bool = False):
@@ -79,86 +72,89 @@ class Centre:
         self.config = config
         self.bus = Bus()
         self.engine = create_engine(config.database.url)
-        self.store = TicketStore(self.engine, self.bus)
+        # One repository per aggregate, each in the package that owns it, over one database.
+        db = Database(self.engine, self.bus)
+        self.db = db
+        self.tickets = Tickets(db)
+        self.call_log = Calls(db)
+        self.dispatch_log = DispatchLog(db, self.call_log)
+        self.transcription_jobs = TranscriptionJobs(db)
+        self.restriction_records = RestrictionRecords(db)
+        self.accounts = Accounts(db)
+        self.protocol_cards = ProtocolCards(db)
         self.paths = instance_paths(config)
         self.asterisk = LocalAsterisk(config) if local_asterisk else None
+        # Every telephony fact, from AMI or the call records, goes through this one table.
+        self.facts = FactTable()
         cdr_csv = str(self.paths.cdr_csv)
+        positions = CdrPositions(db)
         self.call_records = CallRecords(
             CdrReader(self.paths.cdr_csv),
-            self._on_call_event,
-            load=partial(self.store.cdr_progress, cdr_csv),
-            save=partial(self.store.save_cdr_progress, cdr_csv),
+            self.facts.deliver,
+            load=partial(positions.load, cdr_csv),
+            save=partial(positions.save, cdr_csv),
         )
-        self.agi = FastAgiServer(
-            {
-                "ivr": self._ivr,
-                "overflow": self._route(overflow.overflow),
-                "ring": self._route(overflow.ring),
-                "answered": self._route(overflow.answered),
-                "dialled": self._route(overflow.dialled),
-                "unanswered": self._route(overflow.unanswered),
-                "callback": self._route(callbacks.dialled),
-            },
-            Media(self.paths, config.asterisk.seen_by_asterisk),
-        )
-        self.ami = AmiClient(config, self._on_call_event, catch_up=self.call_records.catch_up)
+        self.ami = AmiClient(config, self.facts.deliver, catch_up=self.call_records.catch_up)
         telephony = AmiTelephony(self.ami)
-        self.dispatcher = Dispatcher(config, self.store, telephony)
-        # Data files are checked now: a bad edit stops start-up with the file and key named.
+        self.dispatcher = Dispatcher(config, self.call_log, self.dispatch_log, self.bus, telephony)
         self.lexicon = Lexicon.load(categories=set(config.categories))
         self.gazetteer = Gazetteer.load()
-        self.protocols = Protocols(load_cards(config.categories))
-        self.desks = DeskService(config, self.store, self.bus, telephony, self.protocols)
-        self.calls = CallControl(self.store, telephony)
+        self.protocols = Protocols(load_cards(config.categories), self.protocol_cards)
+        self.desks = DeskService(
+            config,
+            self.call_log,
+            self.tickets,
+            DeskLog(db),
+            self.bus,
+            telephony,
+            self.protocols,
+        )
+        self.calls = CallControl(self.call_log, self.dispatch_log, telephony)
         self.reports = Reports(self.engine, config.zone)
-        self.board = Board(self.store, self.reports, self.desks, self.bus)
-        self.listen = ListenIn(config, self.store, telephony)
-        self.callbacks = callbacks.Callbacks(config, self.store, telephony)
-        self.restrictions = Restrictions(config, self.store)
+        self.board = Board(self.call_log, self.reports, self.desks, self.bus)
+        self.listen = ListenIn(config, self.call_log, telephony)
+        self.callbacks = callbacks.Callbacks(config, self.tickets, telephony)
+        self.restrictions = Restrictions(config, self.restriction_records)
         self.menu = Menu.from_config(config, self.lexicon)
+        self.agi = FastAgiServer(
+            agi_routes.table(
+                agi_routes.RouteDeps(
+                    config,
+                    self.call_log,
+                    self.tickets,
+                    self.restriction_records,
+                    self.dispatch_log,
+                    self.dispatcher,
+                    self.menu,
+                    lambda: self.describer,
+                )
+            ),
+            Media(self.paths, config.asterisk.seen_by_asterisk),
+        )
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
         self.live: LiveSpeech | None = None
+        # Until the speech model is loaded (or without one) descriptions are recorded to files.
+        self.describer: Describer = RecordedDescriber()
         self.audiosocket = AudioSocketServer(
             lambda stream: self.live.listener_for(stream) if self.live else None
         )
         self._runner: web.AppRunner | None = None
+        self._subscribe()
 
-    async def _ivr(self, channel: Channel) -> None:
-        await ivr(channel, self.store, self.menu)
-
-    def _route(
-        self, route: Callable[[Channel, TicketStore, Config], Awaitable[None]]
-    ) -> Callable[[Channel], Awaitable[None]]:
-        async def run(channel: Channel) -> None:
-            await route(channel, self.store, self.config)
-
-        return run
-
-    async def _on_call_event(self, event: CallEvent) -> None:
-        if isinstance(event, ChannelsAlive):
-            # Closed as if hung up, so the desk, the recording and the callback list all follow.
-            for call in await self.store.calls_gone(event):
-                log.warning("call %s has no channel in Asterisk any more: closed", call.unique_id)
-                await self._on_call_event(CallEnded(call, cause=CHANNEL_GONE, at=event.at))
-            return
-        # The ticket first, then the desk: a screen-pop shows the ticket as the event left it.
-        await self.store.apply(event)
-        if isinstance(event, _DESK_EVENTS):
-            await self.desks.handle(event)
-        if isinstance(event, CallEnded):
-            await self.calls.call_ended(event)
-            recording = self.paths.recording(event.call.unique_id)
-            if recording is not None and recording.exists():
-                await self.store.set_recording(event.call.unique_id, str(recording))
-                # Queued even without a model: the job waits, pending, until there is one.
-                await self.store.queue_transcription(
-                    event.call.unique_id, str(recording), delay=FIRST_DELAY
-                )
+    def _subscribe(self) -> None:
+        """The fact table, in the order each fact's handlers run: the ticket first, so a
+        screen-pop or the board shows the ticket as the fact left it."""
+        tickets_facts.subscribe(self.facts, self.call_log)
+        routing_facts.subscribe(self.facts, self.dispatch_log)
+        calltakers_facts.subscribe(self.facts, self.desks, self.calls)
+        speech_facts.subscribe(
+            self.facts, self.call_log, self.transcription_jobs, self.paths.recording
+        )
 
     async def health(self) -> dict[str, Any]:
         try:
-            await self.store.ping()
+            await self.db.ping()
             database = "ok"
         except Exception as e:
             database = f"error: {type(e).__name__}"
@@ -181,15 +177,14 @@ class Centre:
             await self.asterisk.start()
         await self.ami.start()
         await self._start_speech()
-        # Supervisors' versions of the protocol cards win over the shipped ones.
-        self.protocols.use_edits(
-            make_card(c.category, c.ask, c.tell, c.updated_by)
-            for c in await self.store.protocol_cards()
-        )
+        await self.protocols.load_edits()
         services = Services(
             config=self.config,
-            store=self.store,
             bus=self.bus,
+            accounts=self.accounts,
+            tickets=self.tickets,
+            call_log=self.call_log,
+            ticket_work=TicketWork(self.config, self.tickets, self.protocols, self.gazetteer),
             dispatcher=self.dispatcher,
             desks=self.desks,
             calls=self.calls,
@@ -221,14 +216,14 @@ class Centre:
         # backlog of recordings never delays a caller's live description.
         self.live = LiveSpeech(
             self.speech,
-            self.store,
+            self.call_log,
             ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="live-speech"),
             f"{self.config.asterisk.agi_host}:{c.audiosocket_port}",
         )
-        self.agi.describer = self.live
+        self.describer = self.live
         self.transcriber = Transcriber(
             self.speech,
-            self.store,
+            self.transcription_jobs,
             self.lexicon,
             self.gazetteer,
             self.config.speech.max_seconds,

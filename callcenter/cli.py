@@ -15,8 +15,9 @@ from pathlib import Path
 from . import config as config_mod
 from .config import Config, ConfigError
 from .telephony.asterisk import PROMPTS_DIR, render_config
+from .tickets.db import Database, create_engine
 from .tickets.migrations import migrate
-from .tickets.store import TicketStore, create_engine
+from .web.accounts import Accounts
 from .web.auth import Role, hash_password
 
 log = logging.getLogger("callcenter")
@@ -27,11 +28,12 @@ def _load(args: argparse.Namespace) -> Config:
     return config_mod.load(path)
 
 
-async def _with_store(config: Config, work):  # type: ignore[no-untyped-def]
+async def _with_accounts(config: Config, work):  # type: ignore[no-untyped-def]
+    """Migrate the database to the newest schema, then do `work` with its logins."""
     engine = create_engine(config.database.url)
     try:
         await migrate(engine)
-        return await work(TicketStore(engine))
+        return await work(Accounts(Database(engine)))
     finally:
         await engine.dispose()
 
@@ -88,10 +90,10 @@ def cmd_render_config(args: argparse.Namespace) -> int:
 def cmd_init_db(args: argparse.Namespace) -> int:
     config = _load(args)
 
-    async def nothing(_store: TicketStore) -> None:
+    async def nothing(_accounts: Accounts) -> None:
         return None
 
-    asyncio.run(_with_store(config, nothing))
+    asyncio.run(_with_accounts(config, nothing))
     print("database is at the newest schema")
     return 0
 
@@ -114,15 +116,15 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     if len(password) < 10:
         raise SystemExit("create-user: password shorter than 10 characters")
 
-    async def work(store: TicketStore) -> None:
-        if await store.user_by_name(args.username) is not None:
+    async def work(accounts: Accounts) -> None:
+        if await accounts.user_by_name(args.username) is not None:
             if not args.reset:
                 raise SystemExit(f"create-user: {args.username} exists (use --reset to change it)")
-            await store.set_password(args.username, hash_password(password))
+            await accounts.set_password(args.username, hash_password(password))
         else:
-            await store.add_user(args.username, hash_password(password), args.role, args.agency)
+            await accounts.add_user(args.username, hash_password(password), args.role, args.agency)
 
-    asyncio.run(_with_store(config, work))
+    asyncio.run(_with_accounts(config, work))
     print(f"user {args.username} ({args.role})" + (f" password: {password}" if generated else ""))
     return 0
 
@@ -141,21 +143,21 @@ def cmd_dev_setup(args: argparse.Namespace) -> int:
     config = config_mod.load(config_path)
     logins_file = directory / "logins"
 
-    async def work(store: TicketStore) -> None:
+    async def work(accounts: Accounts) -> None:
         """Each development login exists, with the password in `logins` (made anew if lost)."""
         known = _read_logins(logins_file)
         lines = []
         for username, role in DEV_LOGINS:
             password = known.get(username)
-            if password is None or await store.user_by_name(username) is None:
+            if password is None or await accounts.user_by_name(username) is None:
                 password = secrets.token_urlsafe(12)
-                if not await store.set_password(username, hash_password(password)):
-                    await store.add_user(username, hash_password(password), role)
+                if not await accounts.set_password(username, hash_password(password)):
+                    await accounts.add_user(username, hash_password(password), role)
             lines.append(f"{role:11s} {username:10s} {password}")
         logins_file.write_text("\n".join(lines) + "\n")
         logins_file.chmod(0o600)
 
-    asyncio.run(_with_store(config, work))
+    asyncio.run(_with_accounts(config, work))
     print(config_path)
     return 0
 

@@ -12,10 +12,11 @@ import logging
 from typing import Protocol
 
 from ..config import Config
-from ..live.events import CallEnded
+from ..live.facts import CallEnded
 from ..refused import Refused
+from ..routing.dispatch_log import DispatchLog
+from ..tickets.calls import Calls
 from ..tickets.models import Call
-from ..tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def answered_by(config: Config, username: str, call: Call) -> bool:
 
 
 class CallControl:
-    def __init__(self, store: TicketStore, telephony: CallPort):
-        self._store = store
+    def __init__(self, calls: Calls, dispatches: DispatchLog, telephony: CallPort):
+        self._calls = calls
+        self._dispatches = dispatches
         self._telephony = telephony
 
     async def hold(self, call: Call, actor: str) -> None:
@@ -50,15 +52,15 @@ class CallControl:
             raise CallError("the call is already on hold")
         if not call.calltaker_channel or not call.channel:
             raise CallError("no call-taker has answered this call yet")
-        if await self._store.agency_on_call(call.unique_id):
+        if await self._dispatches.agency_on_call(call.unique_id):
             raise CallError("an agency is with the caller: leave the conference instead")
         # Recorded first: the queue reports the call complete as it moves, and the desk must
         # already know the call is only on hold.
-        await self._store.set_held(call.unique_id, True, actor)
+        await self._calls.set_held(call.unique_id, True, actor)
         try:
             await self._telephony.hold(call.channel, call.calltaker_channel)
         except Exception:
-            await self._store.set_held(call.unique_id, False, "system")
+            await self._calls.set_held(call.unique_id, False, "system")
             raise
 
     async def resume(self, call: Call, actor: str) -> None:
@@ -66,21 +68,21 @@ class CallControl:
             raise CallError("the call is not on hold")
         conference = call.conference or f"ticket-{call.ticket_id}"
         await self._telephony.join_conference(call.channel, call.calltaker_channel, conference)
-        await self._store.set_conference(call.unique_id, conference)
-        await self._store.set_held(call.unique_id, False, actor)
+        await self._calls.set_conference(call.unique_id, conference)
+        await self._calls.set_held(call.unique_id, False, actor)
 
     async def hang_up(self, call: Call, actor: str) -> None:
         if not call.channel:
             raise CallError("the call's channel is not known")
-        await self._store.note(call.unique_id, actor, "hung-up-by-calltaker", {})
+        await self._calls.note(call.unique_id, actor, "hung-up-by-calltaker", {})
         await self._telephony.hang_up(call.channel)
 
     async def call_ended(self, event: CallEnded) -> None:
         """The caller hung up: a call-taker still waiting on hold for them is released."""
-        call = await self._store.call(event.call.unique_id)
+        call = await self._calls.call(event.call.unique_id)
         if call is not None and call.held and call.calltaker_channel:
             log.info("call %s ended on hold: releasing %s", call.unique_id, call.calltaker)
-            await self._store.set_held(call.unique_id, False, "asterisk")
+            await self._calls.set_held(call.unique_id, False, "asterisk")
             try:
                 await self._telephony.hang_up(call.calltaker_channel)
             except Exception:

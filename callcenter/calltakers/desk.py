@@ -2,7 +2,7 @@
 the screen-pop that puts a caller's ticket on their console as the call rings and is answered.
 
 Plain logic over two ports: the queue (QueueAdd/QueueRemove/QueuePause over AMI in production)
-and the ticket store. Everything it learns goes out on the bus; nothing here knows about sockets.
+and the tickets. Everything it learns goes out on the bus; nothing here knows about sockets.
 """
 
 from __future__ import annotations
@@ -15,22 +15,23 @@ from typing import Any, Protocol
 
 from ..config import Config, Phone
 from ..live.bus import Bus
-from ..live.events import (
+from ..live.facts import (
     CallAnswered,
     CallCompleted,
     CallEnded,
     CallEvent,
     CallNotPickedUp,
     CallOffered,
-    DeskChanged,
     MemberChanged,
     MembersResynced,
-    ScreenPop,
 )
+from ..live.messages import DeskChanged, ScreenPop
 from ..refused import Refused, Why
-from ..tickets.models import now
-from ..tickets.store import TicketStore
+from ..tickets.calls import Calls
+from ..tickets.models import DeskEvent, now
+from ..tickets.repository import Tickets
 from ..tickets.views import ticket_detail, ticket_summary
+from .desk_log import DeskLog
 from .protocols import Protocols
 from .state import Desk, Desks
 
@@ -63,13 +64,17 @@ class DeskService:
     def __init__(
         self,
         config: Config,
-        store: TicketStore,
+        calls: Calls,
+        tickets: Tickets,
+        desk_log: DeskLog,
         bus: Bus,
         queue: QueuePort,
         protocols: Protocols,
     ):
         self._config = config
-        self._store = store
+        self._calls = calls
+        self._tickets = tickets
+        self._desk_log = desk_log
         self._bus = bus
         self._queue = queue
         self._protocols = protocols
@@ -97,7 +102,7 @@ class DeskService:
             case CallCompleted(call=call, interface=interface):
                 # Held, or in its conference: the queue is done with the call, the call-taker
                 # is not (it stays their call until the caller hangs up).
-                moved_on = await self._store.call(call.unique_id)
+                moved_on = await self._calls.call(call.unique_id)
                 if moved_on is None or not (moved_on.held or moved_on.conference):
                     changed = self.desks.call_left(interface, call.unique_id)
             case CallEnded(call=call):
@@ -136,13 +141,13 @@ class DeskService:
     async def ticket_for_console(self, unique_id: str) -> dict[str, Any] | None:
         """The ticket as the console shows it: with the caller's earlier tickets and the
         protocol cards for its category."""
-        call = await self._store.call(unique_id)
+        call = await self._calls.call(unique_id)
         if call is None:
             return None
-        ticket = await self._store.get_ticket(call.ticket_id)
+        ticket = await self._tickets.get(call.ticket_id)
         if ticket is None:
             return None
-        history = await self._store.history(ticket.caller_number, before=ticket.id)
+        history = await self._tickets.history(ticket.caller_number, before=ticket.id)
         pop = ticket_detail(ticket)
         pop["unique_id"] = unique_id
         pop["history"] = [ticket_summary(t) for t in history]
@@ -184,8 +189,13 @@ class DeskService:
         except Exception as e:
             log.exception("desk %s: %s failed", extension, wanted)
             raise DeskError(f"Asterisk refused: {e}", Why.TELEPHONY) from None
-        await self._store.record_desk(
+        await self._desk_log.record(
             extension, actor, kind, reason if wanted == Wanted.PAUSED else None
         )
         log.info("desk %s: %s by %s %s", extension, kind, actor, reason)
         return self.desks.of_extension(extension) or desk
+
+    async def events(self, extension: str) -> list[DeskEvent]:
+        """The desk's sessions at the queue, newest first."""
+        self.desk_of(extension)
+        return await self._desk_log.of(extension)

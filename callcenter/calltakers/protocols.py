@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .protocol_cards import ProtocolCards
+
 DATA = Path(__file__).parent / "data" / "protocols-id.toml"
 # Asked on every call, whatever the category.
 GENERAL = "umum"
@@ -99,11 +101,25 @@ def load_cards(categories: Iterable[str], path: Path = DATA) -> dict[str, Card]:
 class Protocols:
     """The cards in force: a supervisor's version where there is one, else the shipped one."""
 
-    def __init__(self, shipped: Mapping[str, Card]):
+    def __init__(self, shipped: Mapping[str, Card], edits: ProtocolCards):
         self._shipped = dict(shipped)
         self._edited: dict[str, Card] = {}
+        self._edits = edits
 
-    def use_edits(self, edits: Iterable[Card]) -> None:
+    async def load_edits(self) -> None:
+        """Supervisors' versions of the cards, kept in the database, win over the shipped ones."""
+        self._use_edits(
+            make_card(c.category, c.ask, c.tell, c.updated_by) for c in await self._edits.all()
+        )
+
+    async def save(self, category: str, ask: list[str], tell: list[str], actor: str) -> Card:
+        """A supervisor's version of a card: kept, and in force from now on."""
+        saved = await self._edits.save(category, ask, tell, actor)
+        card = make_card(category, saved.ask, saved.tell, saved.updated_by)
+        self._use_edits([card])
+        return card
+
+    def _use_edits(self, edits: Iterable[Card]) -> None:
         for card in edits:
             self._edited[card.category] = card
 

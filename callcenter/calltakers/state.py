@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..config import Phone
-from ..live.events import QueueMember
+from ..live.facts import QueueMember
 
 # Asterisk device states (include/asterisk/devicestate.h).
 _IN_USE = {2, 3, 8}  # in use, busy, on hold

@@ -6,8 +6,8 @@
                      └─ nothing twice ─▶ listen ─┬─ speech ┤
                                                  └─ silent ─▶ "press 55" ─▶ silent(-but-present)
 
-The flow talks only to the Channel interface and the ticket store, so it is plain Python. It never
-hangs up: returning hands the call back to the dialplan, which queues it.
+The flow talks only to the Channel interface, a Describer (ports.py) and the ticket store, so it is
+plain Python. It never hangs up: returning hands the call back to the dialplan, which queues it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import logging
 from dataclasses import dataclass, field
 
 from ..config import CALLTAKER, Category, Config
-from ..live.events import CallRef
+from ..live.facts import CallRef
 from ..speech.meaning import Lexicon
+from ..supervision.restriction_records import RestrictionRecords
+from ..telephony import dialplan
 from ..tickets.caller_id import sanitise
+from ..tickets.calls import Calls
 from ..tickets.models import Ticket
-from ..tickets.store import TicketStore
-from . import prompts, variables
+from . import prompts
 from .channel import CallerHungUp, Channel
+from .ports import Describer
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,13 @@ class IvrResult:
         }
 
 
-async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
+async def ivr(
+    channel: Channel,
+    calls: Calls,
+    restrictions: RestrictionRecords,
+    menu: Menu,
+    describer: Describer,
+) -> IvrResult:
     """Run the IVR for one call. The ticket is opened alongside the welcome (not before it, so the
     caller hears us at once) and always exists afterwards, whatever the caller did."""
     call = CallRef(
@@ -121,7 +130,7 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
     def ticket_opening() -> asyncio.Future[Ticket]:
         nonlocal opening
         if opening is None:
-            opening = asyncio.ensure_future(tickets.open_ticket(call, source="ivr"))
+            opening = asyncio.ensure_future(calls.open_ticket(call, source="ivr"))
         return opening
 
     result = IvrResult(priority=menu.unknown_priority)
@@ -132,8 +141,8 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         ticket_opening()
         # Looked up alongside the menu, not before it: when many people call at once the
         # database is busiest, and the silence before the menu was where their keys got lost.
-        looking_up = asyncio.ensure_future(_restriction_of(channel, tickets))
-        await _converse(channel, menu, result, tickets, looking_up)
+        looking_up = asyncio.ensure_future(_restriction_of(channel, restrictions))
+        await _converse(channel, menu, result, calls, looking_up, describer)
         if result.restriction is not None and SILENT_BUT_PRESENT not in result.flags:
             # Lowest priority, still queued: a caller who shows they cannot talk keeps theirs.
             result.priority = menu.restricted_priority
@@ -148,11 +157,11 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
         ticket = await asyncio.shield(ticket_opening())
         if looking_up is not None:
             await _note_restriction(result, looking_up)
-        await tickets.ivr_done(
+        await calls.ivr_done(
             channel.unique_id, result.category, result.priority, result.flags, result.as_event()
         )
         if result.restriction is not None:
-            await tickets.restriction_applied(result.restriction, ticket.id)
+            await restrictions.applied(result.restriction, ticket.id)
         log.info(
             "call %s: IVR %s, ticket %d, category %s, flags %s",
             channel.unique_id,
@@ -164,10 +173,10 @@ async def ivr(channel: Channel, tickets: TicketStore, menu: Menu) -> IvrResult:
     return result
 
 
-async def _restriction_of(channel: Channel, tickets: TicketStore) -> int | None:
+async def _restriction_of(channel: Channel, restrictions: RestrictionRecords) -> int | None:
     """The restriction (prank policy) the caller's number is under, if any."""
     number = sanitise(channel.caller_number, channel.caller_name).number
-    restriction = await tickets.active_restriction(number)
+    restriction = await restrictions.active(number)
     return restriction.id if restriction is not None else None
 
 
@@ -193,8 +202,9 @@ async def _converse(
     channel: Channel,
     menu: Menu,
     result: IvrResult,
-    tickets: TicketStore,
+    calls: Calls,
     looking_up: asyncio.Future[int | None],
+    describer: Describer,
 ) -> None:
     choice, failures = await _menu(channel, menu, result)
     if await _note_restriction(result, looking_up):
@@ -215,10 +225,10 @@ async def _converse(
         if not category.emergency:
             await _informasi(channel, menu, result)
         elif menu.describe:
-            await _describe(channel, menu, result)
+            await _describe(channel, menu, result, describer)
         return
     if failures.count("timeout") == len(failures):
-        await _silent_check(channel, menu, result, tickets)
+        await _silent_check(channel, menu, result, calls, describer)
 
 
 async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | None, list[str]]:
@@ -246,22 +256,22 @@ async def _menu(channel: Channel, menu: Menu, result: IvrResult) -> tuple[str | 
     return None, failures
 
 
-async def _describe(channel: Channel, menu: Menu, result: IvrResult) -> float:
+async def _describe(channel: Channel, menu: Menu, result: IvrResult, describer: Describer) -> float:
     await channel.play(prompts.DESCRIBE)
-    speech = await channel.record_description(menu.describe_seconds, menu.describe_silence)
+    speech = await describer.describe(channel, menu.describe_seconds, menu.describe_silence)
     result.path.append(f"speech:{speech:.1f}")
     return speech
 
 
 async def _silent_check(
-    channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore
+    channel: Channel, menu: Menu, result: IvrResult, calls: Calls, describer: Describer
 ) -> None:
     """A caller who pressed nothing may be unable to talk (an intruder nearby, a stroke): listen,
     and if there is no speech, offer a key to press to show they are there and need help."""
-    if await _describe(channel, menu, result) >= MIN_SPEECH_SECONDS:
+    if await _describe(channel, menu, result, describer) >= MIN_SPEECH_SECONDS:
         # They talk but do not press keys: a call-taker will hear them; meanwhile their words
         # suggest the category (its queue priority, and its agency on overflow).
-        await _category_from_words(channel, menu, result, tickets)
+        await _category_from_words(channel, menu, result, calls)
         return
     pressed = await channel.read_digits(prompts.SILENT_OFFER, len(menu.silent_key), menu.timeout)
     if pressed == menu.silent_key:
@@ -275,11 +285,11 @@ async def _silent_check(
 
 
 async def _category_from_words(
-    channel: Channel, menu: Menu, result: IvrResult, tickets: TicketStore
+    channel: Channel, menu: Menu, result: IvrResult, calls: Calls
 ) -> None:
     if menu.lexicon is None:
         return
-    heard = await tickets.heard_so_far(channel.unique_id)
+    heard = await calls.heard_so_far(channel.unique_id)
     for category_id in menu.lexicon.categories(heard):
         category = menu.categories.get(category_id)
         if category is not None and category.emergency:
@@ -300,11 +310,11 @@ async def _informasi(channel: Channel, menu: Menu, result: IvrResult) -> None:
 
 async def _hand_over(channel: Channel, menu: Menu, result: IvrResult, ticket: Ticket) -> None:
     """Tell the dialplan how to queue the call (and whether it may overflow to an agency)."""
-    await channel.set_variable(variables.TICKET_ID, str(ticket.id))
-    await channel.set_variable(variables.CATEGORY, result.category or "")
-    await channel.set_variable(variables.QUEUE_PRIORITY, str(result.priority))
+    await channel.set_variable(dialplan.TICKET_ID, str(ticket.id))
+    await channel.set_variable(dialplan.CATEGORY, result.category or "")
+    await channel.set_variable(dialplan.QUEUE_PRIORITY, str(result.priority))
     emergency = result.category is None or menu.categories[result.category].emergency
-    await channel.set_variable(variables.MAX_WAIT, str(menu.max_wait) if emergency else "")
-    await channel.set_variable(variables.OVERFLOW, "yes" if emergency else "no")
-    await channel.set_variable(variables.IVR_RESULT, "done")
+    await channel.set_variable(dialplan.MAX_WAIT, str(menu.max_wait) if emergency else "")
+    await channel.set_variable(dialplan.OVERFLOW, "yes" if emergency else "no")
+    await channel.set_variable(dialplan.IVR_RESULT, "done")
     await channel.play(prompts.CONNECTING_CALLTAKER)

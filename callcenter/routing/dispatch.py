@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..config import Agency, Config
-from ..live.events import CallRef
+from ..live.bus import Bus
+from ..live.facts import CallRef
+from ..live.messages import DispatchAlert
 from ..refused import Refused, Why
-from ..tickets.store import TicketStore
+from ..tickets.calls import Calls
+from .dispatch_log import DispatchLog
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,18 @@ class Started:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, tickets: TicketStore, telephony: Telephony):
+    def __init__(
+        self,
+        config: Config,
+        calls: Calls,
+        dispatches: DispatchLog,
+        bus: Bus,
+        telephony: Telephony,
+    ):
         self._config = config
-        self._tickets = tickets
+        self._calls = calls
+        self._dispatches = dispatches
+        self._bus = bus
         self._telephony = telephony
         self._ringing: set[asyncio.Task[None]] = set()
 
@@ -75,7 +87,7 @@ class Dispatcher:
         if agency is None:
             known = ", ".join(a.id for a in self._config.agencies)
             raise DispatchError(f"unknown agency (known: {known})", Why.BAD_REQUEST)
-        call = await self._tickets.call(unique_id)
+        call = await self._calls.call(unique_id)
         if call is None:
             raise DispatchError("no such call", Why.NOT_FOUND)
         if call.ended_at is not None:
@@ -87,16 +99,16 @@ class Dispatcher:
             conference = f"ticket-{call.ticket_id}"
             # Recorded first: the queue reports the call complete as it moves, and the desk must
             # already know it moved into the conference with its call-taker.
-            await self._tickets.set_conference(call.unique_id, conference)
+            await self._calls.set_conference(call.unique_id, conference)
             try:
                 await self._telephony.join_conference(
                     call.channel, call.calltaker_channel, conference
                 )
             except Exception:
-                await self._tickets.set_conference(call.unique_id, None)
+                await self._calls.set_conference(call.unique_id, None)
                 raise
         ref = CallRef(unique_id=call.unique_id, channel=call.channel or "")
-        await self._tickets.note(
+        await self._calls.note(
             call.unique_id,
             actor,
             "dispatch-requested",
@@ -112,7 +124,7 @@ class Dispatcher:
     ) -> None:
         try:
             for target in agency.targets():
-                dispatch = await self._tickets.start_dispatch(
+                dispatch = await self._dispatches.start(
                     call, agency.id, target, "conference", actor
                 )
                 ringing = await self._telephony.ring_into_conference(
@@ -122,7 +134,7 @@ class Dispatcher:
                     agency.ring_timeout,
                     caller_id=f"112 Tiket {ticket_id}",
                 )
-                await self._tickets.dispatch_outcome(dispatch.id, ringing.outcome, ringing.reason)
+                await self._dispatches.outcome(dispatch.id, ringing.outcome, ringing.reason)
                 if ringing.answered:
                     log.info("call %s: %s answered at %s", call.unique_id, agency.id, target)
                     return
@@ -133,11 +145,16 @@ class Dispatcher:
                     target,
                     ringing.reason,
                 )
-            await self._tickets.dispatch_failed(call, agency.id, actor)
+            await self.failed(call, agency.id, actor)
         except Exception:
             # The caller is still with the call-taker in the conference; say so loudly.
             log.exception("call %s: dispatch to %s failed", call.unique_id, agency.id)
-            await self._tickets.dispatch_failed(call, agency.id, actor)
+            await self.failed(call, agency.id, actor)
+
+    async def failed(self, call: CallRef, agency: str, actor: str) -> None:
+        """No target of the agency answered: recorded, and whoever has the call alerted at once."""
+        ticket_id, calltaker = await self._dispatches.failed(call, agency, actor)
+        self._bus.publish(DispatchAlert(ticket_id, call.unique_id, agency, calltaker))
 
     async def stop(self) -> None:
         for task in list(self._ringing):

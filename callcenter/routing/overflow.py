@@ -12,12 +12,14 @@ import logging
 from datetime import timedelta
 
 from ..config import Config
-from ..ivr import variables
 from ..ivr.channel import Channel
-from ..live.events import CallRef
+from ..live.facts import CallRef
+from ..telephony import dialplan
+from ..tickets.calls import Calls
 from ..tickets.models import now
-from ..tickets.store import TicketStore
 from .agencies import agency_for
+from .dispatch import Dispatcher
+from .dispatch_log import DispatchLog
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,12 @@ def _call(channel: Channel) -> CallRef:
     )
 
 
-async def overflow(channel: Channel, tickets: TicketStore, config: Config) -> None:
+async def overflow(channel: Channel, calls: Calls, config: Config) -> None:
     """Choose the agency and tell the dialplan whom to ring, in order."""
-    reason = (await channel.get_variable(variables.QUEUE_STATUS))[:32] or "unknown"
-    ticket = await tickets.open_ticket(_call(channel), source="reconciled")
+    reason = (await channel.get_variable(dialplan.QUEUE_STATUS))[:32] or "unknown"
+    ticket = await calls.open_ticket(_call(channel), source="reconciled")
     agency = agency_for(config, ticket.category)
-    await tickets.note(
+    await calls.note(
         channel.unique_id,
         "asterisk",
         "overflow",
@@ -58,46 +60,46 @@ async def overflow(channel: Channel, tickets: TicketStore, config: Config) -> No
     )
     targets = agency.targets()
     for i, target in enumerate(targets, 1):
-        await channel.set_variable(variables.TARGET.format(i), target)
-        await channel.set_variable(variables.RING.format(i), str(agency.ring_timeout))
-    await channel.set_variable(variables.AGENCY, agency.id)
-    await channel.set_variable(variables.TARGET_COUNT, str(len(targets)))
+        await channel.set_variable(dialplan.TARGET.format(i), target)
+        await channel.set_variable(dialplan.RING.format(i), str(agency.ring_timeout))
+    await channel.set_variable(dialplan.AGENCY, agency.id)
+    await channel.set_variable(dialplan.TARGET_COUNT, str(len(targets)))
 
 
-async def ring(channel: Channel, tickets: TicketStore, config: Config) -> None:
+async def ring(channel: Channel, dispatches: DispatchLog, config: Config) -> None:
     """The dialplan is about to ring NGALAM_TARGET: record the attempt."""
-    agency = await channel.get_variable(variables.AGENCY)
-    target = await channel.get_variable(variables.CURRENT_TARGET)
+    agency = await channel.get_variable(dialplan.AGENCY)
+    target = await channel.get_variable(dialplan.CURRENT_TARGET)
     known = config.agency(agency)
     if known is None or target not in known.targets():
         log.warning("call %s: ring for unknown %r/%r", channel.unique_id, agency[:40], target[:80])
         return
-    dispatch = await tickets.start_dispatch(_call(channel), agency, target, "overflow", "asterisk")
-    await channel.set_variable(variables.DISPATCH_ID, str(dispatch.id))
+    dispatch = await dispatches.start(_call(channel), agency, target, "overflow", "asterisk")
+    await channel.set_variable(dialplan.DISPATCH_ID, str(dispatch.id))
 
 
-async def answered(channel: Channel, tickets: TicketStore, config: Config) -> None:
+async def answered(channel: Channel, dispatches: DispatchLog) -> None:
     """The agency picked up (Dial's U() Gosub passes the dispatch id as ARG1): the ticket is theirs
     from now, not only once the call is over."""
-    dispatch_id = await channel.get_variable("ARG1")
-    if dispatch_id.isdigit():
-        await tickets.dispatch_outcome(int(dispatch_id), "answered", "ANSWER")
+    dispatch_id = dialplan.agi_int(await channel.get_variable(dialplan.ANSWERED_DISPATCH_ID), None)
+    if dispatch_id is not None:
+        await dispatches.outcome(dispatch_id, "answered", "ANSWER")
 
 
-async def dialled(channel: Channel, tickets: TicketStore, config: Config) -> None:
+async def dialled(channel: Channel, dispatches: DispatchLog) -> None:
     """Dial() returned: record whether the agency answered and for how long."""
-    dispatch_id = await channel.get_variable(variables.DISPATCH_ID)
-    if not dispatch_id.isdigit():
+    dispatch_id = dialplan.agi_int(await channel.get_variable(dialplan.DISPATCH_ID), None)
+    if dispatch_id is None:
         return
-    status = await channel.get_variable(variables.DIAL_STATUS)
+    status = await channel.get_variable(dialplan.DIAL_STATUS)
     outcome = OUTCOMES.get(status, "failed")
     if outcome != "answered":
-        await tickets.dispatch_outcome(int(dispatch_id), outcome, status[:32])
+        await dispatches.outcome(dispatch_id, outcome, status[:32])
         return
-    talked = _seconds(await channel.get_variable(variables.ANSWERED_TIME))
+    talked = _seconds(await channel.get_variable(dialplan.ANSWERED_TIME))
     ended = now()
-    await tickets.dispatch_outcome(
-        int(dispatch_id),
+    await dispatches.outcome(
+        dispatch_id,
         "ended",
         "call over",
         # Kept if `answered` already recorded the moment (it is the more exact one).
@@ -106,10 +108,10 @@ async def dialled(channel: Channel, tickets: TicketStore, config: Config) -> Non
     )
 
 
-async def unanswered(channel: Channel, tickets: TicketStore, config: Config) -> None:
+async def unanswered(channel: Channel, dispatcher: Dispatcher) -> None:
     """No target answered: alert; the dialplan puts the caller back in the queue."""
-    agency = (await channel.get_variable(variables.AGENCY))[:64]
-    await tickets.dispatch_failed(_call(channel), agency, "asterisk")
+    agency = (await channel.get_variable(dialplan.AGENCY))[:64]
+    await dispatcher.failed(_call(channel), agency, "asterisk")
 
 
 def _seconds(text: str) -> float:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ..tickets.models import now
-from ..tickets.store import TicketStore
 from .meaning import Gazetteer, Lexicon, understand
 from .model import SpeechModel
 from .transcribe import AudioError, Transcript, transcribe_file
+from .transcription_jobs import TranscriptionJobs
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Transcriber:
     def __init__(
         self,
         model: SpeechModel,
-        store: TicketStore,
+        jobs: TranscriptionJobs,
         lexicon: Lexicon,
         gazetteer: Gazetteer,
         max_seconds: int,
@@ -55,7 +55,7 @@ class Transcriber:
         poll_seconds: float = 1.0,
     ):
         self._model = model
-        self._store = store
+        self._jobs = jobs
         self._lexicon = lexicon
         self._gazetteer = gazetteer
         self._max_seconds = max_seconds
@@ -84,7 +84,7 @@ class Transcriber:
             try:
                 free = self._workers - len(self._running)
                 if free > 0:
-                    for job in await self._store.due_transcriptions(limit=free + len(in_hand)):
+                    for job in await self._jobs.due(limit=free + len(in_hand)):
                         if job.id in in_hand:
                             continue
                         in_hand.add(job.id)
@@ -116,7 +116,7 @@ class Transcriber:
                 log.exception("transcription %d failed", job_id)
                 error = f"{type(e).__name__}: {e}"
             else:
-                await self._store.transcription_done(
+                await self._jobs.done(
                     job_id,
                     transcript.text,
                     transcript.as_json()["words"],
@@ -132,7 +132,7 @@ class Transcriber:
                 else None
             )
             log.warning("transcription %d, attempt %d: %s", job_id, attempt, error)
-            await self._store.transcription_failed(job_id, error, retry_at)
+            await self._jobs.failed(job_id, error, retry_at)
 
     def _transcribe(self, path: Path) -> tuple[Transcript, dict[str, Any]]:
         transcript = transcribe_file(self._model, path, self._max_seconds)

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..calltakers.desk import DeskService
+from ..calltakers.waiting import waiting_key
 from ..live.bus import Bus
-from ..live.events import BoardChanged, DeskChanged, TicketChanged
+from ..live.messages import BoardChanged, DeskChanged, TicketChanged
+from ..tickets.calls import Calls
 from ..tickets.models import Call, now
 from ..tickets.reports import Reports, figures, grouped
-from ..tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def live_json(call: Call, at: datetime) -> dict[str, Any]:
         "held": call.held,
         "started_at": call.started_at.isoformat(),
         "queued_at": ticket.queued_at.isoformat() if ticket.queued_at else None,
+        "waiting_key": waiting_key(ticket),
         # Seconds in the current state's wait: in the queue for a waiting caller, else on the call.
         "seconds": round((at - since).total_seconds()),
     }
@@ -64,13 +66,13 @@ def live_json(call: Call, at: datetime) -> dict[str, Any]:
 class Board:
     def __init__(
         self,
-        store: TicketStore,
+        calls: Calls,
         reports: Reports,
         desks: DeskService,
         bus: Bus,
         interval: float = 1.0,
     ):
-        self._store = store
+        self._calls = calls
         self._reports = reports
         self._desks = desks
         self._bus = bus
@@ -79,10 +81,9 @@ class Board:
 
     async def snapshot(self) -> dict[str, Any]:
         at = now()
-        calls = [live_json(c, at) for c in await self._store.live_calls(at - LIVE_LIMIT)]
+        calls = [live_json(c, at) for c in await self._calls.live_calls(at - LIVE_LIMIT)]
         waiting = sorted(
-            (c for c in calls if c["state"] == "waiting"),
-            key=lambda c: (-c["priority"], c["queued_at"] or ""),
+            (c for c in calls if c["state"] == "waiting"), key=lambda c: c["waiting_key"]
         )
         counts = {
             s: sum(1 for c in calls if c["state"] == s)

@@ -15,16 +15,15 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from ..config import Config
-from ..ivr import variables
 from ..ivr.channel import Channel
 from ..refused import Refused, Why
+from ..telephony import dialplan
 from ..tickets.models import now
-from ..tickets.store import TicketStore
+from ..tickets.repository import Tickets
 from ..tickets.views import ticket_summary
 
 # What can be dialled back: digits, maybe an international +.
 NUMBER_RE = re.compile(r"\+?[0-9]{3,20}")
-TICKET_ID_RE = re.compile(r"[0-9]{1,12}")
 SECONDS_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
 # DIALSTATUS → what the ticket says.
 OUTCOMES = {
@@ -43,16 +42,16 @@ class CallbackError(Refused):
 
 
 class Callbacks:
-    def __init__(self, config: Config, store: TicketStore, telephony: CallbackPort):
+    def __init__(self, config: Config, tickets: Tickets, telephony: CallbackPort):
         self._config = config
-        self._store = store
+        self._tickets = tickets
         self._telephony = telephony
 
     async def waiting(self) -> list[dict[str, Any]]:
         """Abandoned calls not yet reached by a callback, newest first, with each number's record."""
         since = now() - timedelta(hours=self._config.callbacks.window_hours)
-        tickets = await self._store.abandoned_since(since)
-        counts = await self._store.caller_counts([t.caller_number for t in tickets])
+        tickets = await self._tickets.abandoned_since(since)
+        counts = await self._tickets.caller_counts([t.caller_number for t in tickets])
         review_after = self._config.prank_policy.review_after
         waiting = []
         for ticket in tickets:
@@ -73,7 +72,7 @@ class Callbacks:
 
     async def call_back(self, ticket_id: int, extension: str, actor: str) -> str:
         """Ring the call-taker at `extension`, then the caller; returns the callback's leg id."""
-        ticket = await self._store.get_ticket(ticket_id)
+        ticket = await self._tickets.get(ticket_id)
         if ticket is None:
             raise CallbackError("no such ticket", Why.NOT_FOUND)
         number = ticket.caller_number
@@ -85,7 +84,7 @@ class Callbacks:
         leg = f"callback-{ticket_id}-{secrets.token_hex(3)}"
         target = self._config.callbacks.dial.format(number=number)
         await self._telephony.call_back(phone.interface, target, ticket_id, leg)
-        await self._store.note_ticket(
+        await self._tickets.note(
             ticket_id,
             actor,
             "callback-requested",
@@ -94,15 +93,15 @@ class Callbacks:
         return leg
 
 
-async def dialled(channel: Channel, store: TicketStore, config: Config) -> None:
+async def dialled(channel: Channel, tickets: Tickets) -> None:
     """FastAGI `callback`: the dial to the caller is over; record how it went on the ticket."""
-    ticket_id = await channel.get_variable(variables.TICKET_ID)
-    if not TICKET_ID_RE.fullmatch(ticket_id):  # str.isdigit() would take "²" and int() refuse it
+    ticket_id = dialplan.agi_int(await channel.get_variable(dialplan.TICKET_ID), None)
+    if ticket_id is None:
         return
-    status = await channel.get_variable(variables.DIAL_STATUS)
-    talked = await channel.get_variable(variables.ANSWERED_TIME)
-    await store.note_ticket(
-        int(ticket_id),
+    status = await channel.get_variable(dialplan.DIAL_STATUS)
+    talked = await channel.get_variable(dialplan.ANSWERED_TIME)
+    await tickets.note(
+        ticket_id,
         "asterisk",
         OUTCOMES.get(status, "callback-failed"),
         {

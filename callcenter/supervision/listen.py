@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ..config import Config
 from ..refused import Refused, Why
-from ..tickets.store import TicketStore
+from ..tickets.calls import Calls
 
 # ChanSpy options added to "qE" (quiet, end with the spied call) for each mode.
 MODES = {"listen": "", "whisper": "w", "barge": "B"}
@@ -28,9 +28,9 @@ class ListenError(Refused):
 
 
 class ListenIn:
-    def __init__(self, config: Config, store: TicketStore, telephony: ListenPort):
+    def __init__(self, config: Config, calls: Calls, telephony: ListenPort):
         self._config = config
-        self._store = store
+        self._calls = calls
         self._telephony = telephony
 
     async def listen(self, unique_id: str, mode: str, username: str) -> None:
@@ -41,7 +41,7 @@ class ListenIn:
             raise ListenError(
                 f"no supervisor phone for {username} ([[supervisor_phones]])", Why.CONFLICT
             )
-        call = await self._store.call(unique_id)
+        call = await self._calls.call(unique_id)
         if call is None:
             raise ListenError("no such call", Why.NOT_FOUND)
         if call.ended_at is not None:
@@ -54,6 +54,6 @@ class ListenIn:
             MODES[mode],
             caller_id=f"{mode} tiket {call.ticket_id}",
         )
-        await self._store.note(
+        await self._calls.note(
             unique_id, username, "supervisor-listening", {"mode": mode, "phone": phone.extension}
         )

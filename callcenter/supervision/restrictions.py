@@ -17,8 +17,8 @@ from ..config import Config
 from ..refused import Refused, Why
 from ..tickets.edits import clean_text
 from ..tickets.models import Restriction, now
-from ..tickets.store import TicketStore
 from .callbacks import NUMBER_RE
+from .restriction_records import RestrictionRecords
 
 
 class RestrictionError(Refused):
@@ -62,9 +62,9 @@ def _reason(value: Any) -> str:
 
 
 class Restrictions:
-    def __init__(self, config: Config, store: TicketStore):
+    def __init__(self, config: Config, records: RestrictionRecords):
         self._policy = config.prank_policy
-        self._store = store
+        self._records = records
 
     async def restrict(self, body: dict[str, Any], actor: str) -> Restriction:
         number = body.get("number")
@@ -77,20 +77,18 @@ class Restrictions:
             or not all(isinstance(t, int) and not isinstance(t, bool) for t in evidence)
         ):
             raise RestrictionError("evidence: a list of ticket ids")
-        if await self._store.active_restriction(number) is not None:
+        if await self._records.active(number) is not None:
             raise RestrictionError(f"{number} is already restricted", Why.CONFLICT)
-        return await self._store.restrict(
+        return await self._records.restrict(
             number, _reason(body.get("reason")), evidence, actor, self._policy.levels
         )
 
     async def lift(
         self, restriction_id: int, body: dict[str, Any], actor: str
     ) -> Restriction | None:
-        return await self._store.lift_restriction(
-            restriction_id, actor, _reason(body.get("reason"))
-        )
+        return await self._records.lift(restriction_id, actor, _reason(body.get("reason")))
 
     async def listing(self) -> list[dict[str, Any]]:
         """Restrictions in force and those of the last 30 days, with the evidence's tickets."""
-        restrictions = await self._store.restrictions(now() - timedelta(days=30))
+        restrictions = await self._records.in_force_or_since(now() - timedelta(days=30))
         return [restriction_json(r) for r in restrictions]

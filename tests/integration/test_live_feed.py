@@ -10,24 +10,27 @@ from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.live.bus import Bus
-from callcenter.live.events import DeskChanged
+from callcenter.live.messages import DeskChanged
 from callcenter.web import live
-from callcenter.web.auth import STORE_KEY, Role, hash_password, login
+from callcenter.web.auth import ACCOUNTS_KEY, Role, hash_password, login
 from callcenter.web.services import SERVICES
-from tests.unit.fakes import routing_config, ticket_store
+from tests.records import sqlite_records
+from tests.unit.fakes import routing_config
 
 
 async def feed_app(tmp_path, queue_size: int):
-    """The real handler, store and bus; only what /ws/live uses of the services is there."""
+    """The real handler, accounts and bus; only what /ws/live uses of the services is there."""
     bus = Bus(queue_size=queue_size)
-    store = await ticket_store(tmp_path, bus)
-    await store.add_user("petugas", hash_password("kata-sandi-uji"), Role.CALLTAKER)
+    records = await sqlite_records(tmp_path, bus)
+    await records.accounts.add_user("petugas", hash_password("kata-sandi-uji"), Role.CALLTAKER)
     app = web.Application()
-    app[STORE_KEY] = store
-    app[SERVICES] = SimpleNamespace(config=routing_config(tmp_path), store=store, bus=bus)  # type: ignore[assignment]
+    app[ACCOUNTS_KEY] = records.accounts
+    app[SERVICES] = SimpleNamespace(
+        config=routing_config(tmp_path), accounts=records.accounts, bus=bus
+    )  # type: ignore[assignment]
     live.add_routes(app)
     app.router.add_post("/logout", _logout)
-    return app, bus, store
+    return app, bus, records
 
 
 async def _logout(request: web.Request) -> web.Response:
@@ -44,8 +47,8 @@ def desk_event(n: int) -> DeskChanged:
 
 
 async def test_a_console_too_slow_for_the_feed_is_told_to_reconnect(tmp_path):
-    app, bus, store = await feed_app(tmp_path, queue_size=3)
-    _user, token = await login(store, "petugas", "kata-sandi-uji")
+    app, bus, records = await feed_app(tmp_path, queue_size=3)
+    _user, token = await login(records.accounts, "petugas", "kata-sandi-uji")
     async with TestClient(TestServer(app)) as client:
         socket = await feed_of(client, token)
         first = desk_event(0)
@@ -74,13 +77,13 @@ async def test_a_console_too_slow_for_the_feed_is_told_to_reconnect(tmp_path):
         bus.publish(desk_event(11))
         assert (await again.receive_json(timeout=5))["desk"]["n"] == 11
         await again.close()
-    await store.engine.dispose()
+    await records.engine.dispose()
 
 
 async def test_a_logout_closes_only_its_own_sessions_feeds(tmp_path):
-    app, bus, store = await feed_app(tmp_path, queue_size=100)
-    _user, leaving = await login(store, "petugas", "kata-sandi-uji")
-    _user, staying = await login(store, "petugas", "kata-sandi-uji")
+    app, bus, records = await feed_app(tmp_path, queue_size=100)
+    _user, leaving = await login(records.accounts, "petugas", "kata-sandi-uji")
+    _user, staying = await login(records.accounts, "petugas", "kata-sandi-uji")
     async with TestClient(TestServer(app)) as client:
         sockets = {token: await feed_of(client, token) for token in (leaving, staying)}
         bus.publish(desk_event(1))
@@ -90,7 +93,7 @@ async def test_a_logout_closes_only_its_own_sessions_feeds(tmp_path):
         assert logout.status == 200
         closed = await sockets[leaving].receive(timeout=5)
         assert (closed.type, closed.data) == (WSMsgType.CLOSE, live.LOGGED_OUT)
-        assert await store.user_of_session(leaving) is None
+        assert await records.accounts.user_of_session(leaving) is None
         # The other screen goes on.
         bus.publish(desk_event(2))
         assert (await sockets[staying].receive_json(timeout=5))["desk"]["n"] == 2
@@ -100,22 +103,22 @@ async def test_a_logout_closes_only_its_own_sessions_feeds(tmp_path):
         bus.publish(desk_event(3))
         assert (await sockets[staying].receive_json(timeout=5))["desk"]["n"] == 3
         await sockets[staying].close()
-    await store.engine.dispose()
+    await records.engine.dispose()
 
 
 async def test_a_session_ended_elsewhere_loses_its_feed_at_the_next_check(tmp_path, monkeypatch):
     monkeypatch.setattr(live, "SESSION_RECHECK", 0.2)
-    app, bus, store = await feed_app(tmp_path, queue_size=100)
-    _user, ended = await login(store, "petugas", "kata-sandi-uji")
-    _user, staying = await login(store, "petugas", "kata-sandi-uji")
+    app, bus, records = await feed_app(tmp_path, queue_size=100)
+    _user, ended = await login(records.accounts, "petugas", "kata-sandi-uji")
+    _user, staying = await login(records.accounts, "petugas", "kata-sandi-uji")
     async with TestClient(TestServer(app)) as client:
         sockets = {token: await feed_of(client, token) for token in (ended, staying)}
         # Not a logout through this server (another controller, an administrator, the clock):
         # only the periodic check can notice. One query covers both sockets.
-        await store.end_session(ended)
+        await records.accounts.end_session(ended)
         closed = await sockets[ended].receive(timeout=5)
         assert (closed.type, closed.data) == (WSMsgType.CLOSE, live.LOGGED_OUT)
         bus.publish(desk_event(1))
         assert (await sockets[staying].receive_json(timeout=5))["desk"]["n"] == 1
         await sockets[staying].close()
-    await store.engine.dispose()
+    await records.engine.dispose()

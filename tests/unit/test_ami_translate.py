@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from callcenter.live.events import (
+from callcenter.live.facts import (
     AgencyLegEnded,
     CallAbandoned,
     CallAnswered,

@@ -1,6 +1,6 @@
 import pytest
 
-from callcenter.live.events import CallEnded
+from callcenter.live.facts import CallEnded
 from callcenter.telephony.cdr import CallRecords, CdrReader, Position, parse_lines
 
 LINE = (

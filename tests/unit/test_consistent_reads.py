@@ -12,17 +12,17 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from callcenter.live.events import CallRef
-from tests.unit.fakes import ticket_store
+from callcenter.live.facts import CallRef
+from tests.records import sqlite_records
 
 
 async def test_a_commit_between_the_statements_of_one_read_is_not_half_seen(tmp_path: Path):
-    store = await ticket_store(tmp_path)
+    records = await sqlite_records(tmp_path)
     try:
-        ticket = await store.open_ticket(
+        ticket = await records.calls.open_ticket(
             CallRef(unique_id="race-1.1", caller_number="0341"), source="ivr"
         )
-        job_id = await store.queue_transcription("race-1.1", str(tmp_path / "call.wav"))
+        job_id = await records.jobs.queue("race-1.1", str(tmp_path / "call.wav"))
         assert job_id is not None
         writes = []
 
@@ -37,16 +37,16 @@ async def test_a_commit_between_the_statements_of_one_read_is_not_half_seen(tmp_
             other.close()
             writes.append(True)
 
-        event.listen(store.engine.sync_engine, "before_cursor_execute", commit_between)
-        seen = await store.get_ticket(ticket.id)
-        event.remove(store.engine.sync_engine, "before_cursor_execute", commit_between)
+        event.listen(records.engine.sync_engine, "before_cursor_execute", commit_between)
+        seen = await records.tickets.get(ticket.id)
+        event.remove(records.engine.sync_engine, "before_cursor_execute", commit_between)
 
         assert writes, "the second connection never wrote: the test did not test anything"
         assert seen is not None
         state = (seen.transcript, seen.transcriptions[0].status)
         assert state == ("", "pending"), state  # the state when the read began
-        after = await store.get_ticket(ticket.id)
+        after = await records.tickets.get(ticket.id)
         assert after is not None
         assert (after.transcript, after.transcriptions[0].status) == ("tolong", "done")
     finally:
-        await store.engine.dispose()
+        await records.engine.dispose()

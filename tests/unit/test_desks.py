@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from callcenter.calltakers.state import Desks, DeskState, derive
 from callcenter.config import Phone
-from callcenter.live.events import QueueMember
+from callcenter.live.facts import QueueMember
 from callcenter.telephony.ami import members_to_resync, translate
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

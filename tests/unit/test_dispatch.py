@@ -1,4 +1,4 @@
-"""Dispatch and overflow decisions, over a fake telephony port / fake channel and a real store."""
+"""Dispatch and overflow decisions, over a fake telephony port / fake channel and the real repositories."""
 
 from __future__ import annotations
 
@@ -6,24 +6,44 @@ import asyncio
 
 import pytest
 
-from callcenter.ivr import variables
 from callcenter.live.bus import Bus
-from callcenter.live.events import AgencyLegEnded, CallAnswered, CallRef, DispatchAlert
+from callcenter.live.facts import AgencyLegEnded, CallAnswered, CallRef
+from callcenter.live.messages import DispatchAlert
 from callcenter.refused import Why
 from callcenter.routing import overflow
 from callcenter.routing.dispatch import Dispatcher, DispatchError, Ringing
-from tests.unit.fakes import FakeChannel, FakeTelephony, routing_config, ticket_store
+from callcenter.telephony import dialplan
+from tests.records import sqlite_records
+from tests.unit.fakes import FakeChannel, FakeTelephony, routing_config
 
 CALLER = CallRef(unique_id="test-9.1", channel="PJSIP/9001-00000009", caller_number="0811")
 
 
 @pytest.fixture
-async def store(tmp_path):
-    bus = Bus()
-    store = await ticket_store(tmp_path, bus)
-    store.test_feed = bus.subscribe()
-    yield store
-    await store.engine.dispose()
+def bus():
+    return Bus()
+
+
+@pytest.fixture
+def feed(bus):
+    return bus.subscribe()
+
+
+@pytest.fixture
+async def records(tmp_path, bus):
+    records = await sqlite_records(tmp_path, bus)
+    yield records
+    await records.engine.dispose()
+
+
+def iter_nowait(feed):
+    """What the feed has received so far."""
+    while not feed.queue.empty():
+        yield feed.queue.get_nowait()
+
+
+def dispatcher_of(records, bus, config, phones):
+    return Dispatcher(config, records.calls, records.dispatches, bus, phones)
 
 
 @pytest.fixture
@@ -31,9 +51,9 @@ def config(tmp_path):
     return routing_config(tmp_path)
 
 
-async def answered_call(store):
-    await store.open_ticket(CALLER, source="ivr")
-    await store.apply(
+async def answered_call(records):
+    await records.calls.open_ticket(CALLER, source="ivr")
+    await records.facts.deliver(
         CallAnswered(
             CALLER,
             queue="calltakers",
@@ -52,13 +72,13 @@ async def dispatch_and_wait(dispatcher, actor="petugas1", agency="polresta"):
     return started
 
 
-async def test_primary_answers_into_the_conference(store, config):
-    await answered_call(store)
+async def test_primary_answers_into_the_conference(records, bus, config):
+    await answered_call(records)
     phones = FakeTelephony(answers={"PJSIP/7001": Ringing(True)})
-    started = await dispatch_and_wait(Dispatcher(config, store, phones))
+    started = await dispatch_and_wait(dispatcher_of(records, bus, config, phones))
     assert phones.joined == [(CALLER.channel, "PJSIP/2001-0000000a", started.conference)]
     assert [t for t, _, _ in phones.rung] == ["PJSIP/7001"]
-    ticket = await store.get_ticket(started.ticket_id)
+    ticket = await records.tickets.get(started.ticket_id)
     assert ticket.status == "dispatched" and ticket.agency == "polresta"
     [d] = ticket.dispatches
     assert (d.target, d.outcome, d.mode, d.requested_by) == (
@@ -69,17 +89,17 @@ async def test_primary_answers_into_the_conference(store, config):
     )
     assert d.answered_at is not None
     # The agency's hangup (its channel carries the leg id) records the duration.
-    await store.apply(AgencyLegEnded(d.leg_id, cause="Normal Clearing"))
-    [d] = (await store.get_ticket(started.ticket_id)).dispatches
+    await records.facts.deliver(AgencyLegEnded(d.leg_id, cause="Normal Clearing"))
+    [d] = (await records.tickets.get(started.ticket_id)).dispatches
     assert d.outcome == "ended" and d.duration is not None and d.duration >= 0
 
 
-async def test_unanswered_primary_falls_back_to_the_backup(store, config):
-    await answered_call(store)
+async def test_unanswered_primary_falls_back_to_the_backup(records, bus, config):
+    await answered_call(records)
     phones = FakeTelephony(answers={"PJSIP/7002": Ringing(True)})
-    started = await dispatch_and_wait(Dispatcher(config, store, phones))
+    started = await dispatch_and_wait(dispatcher_of(records, bus, config, phones))
     assert [t for t, _, _ in phones.rung] == ["PJSIP/7001", "PJSIP/7002"]
-    ticket = await store.get_ticket(started.ticket_id)
+    ticket = await records.tickets.get(started.ticket_id)
     assert [(d.target, d.outcome) for d in ticket.dispatches] == [
         ("PJSIP/7001", "no-answer"),
         ("PJSIP/7002", "answered"),
@@ -87,25 +107,25 @@ async def test_unanswered_primary_falls_back_to_the_backup(store, config):
     assert ticket.status == "dispatched"
 
 
-async def test_nobody_answers_alerts_and_the_caller_stays_with_the_calltaker(store, config):
-    await answered_call(store)
+async def test_nobody_answers_alerts_and_the_caller_stays_with_the_calltaker(
+    records, bus, feed, config
+):
+    await answered_call(records)
     phones = FakeTelephony(answers={"PJSIP/7002": Ringing(False, "busy", "reason 5")})
-    started = await dispatch_and_wait(Dispatcher(config, store, phones))
-    ticket = await store.get_ticket(started.ticket_id)
+    started = await dispatch_and_wait(dispatcher_of(records, bus, config, phones))
+    ticket = await records.tickets.get(started.ticket_id)
     assert ticket.status == "answered" and ticket.agency is None
     assert [e.kind for e in ticket.events][-1] == "dispatch-failed"
-    alerts = []
-    while not store.test_feed.queue.empty():
-        event = store.test_feed.queue.get_nowait()
-        if isinstance(event, DispatchAlert):
-            alerts.append(event)
-    assert [(a.ticket_id, a.agency) for a in alerts] == [(started.ticket_id, "polresta")]
+    alerts = [m for m in iter_nowait(feed) if isinstance(m, DispatchAlert)]
+    assert [(a.ticket_id, a.agency, a.calltaker) for a in alerts] == [
+        (started.ticket_id, "polresta", "PJSIP/2001")
+    ]
 
 
-async def test_second_agency_joins_the_same_conference(store, config):
-    await answered_call(store)
+async def test_second_agency_joins_the_same_conference(records, bus, config):
+    await answered_call(records)
     phones = FakeTelephony(answers={"PJSIP/7001": Ringing(True), "PJSIP/7003": Ringing(True)})
-    dispatcher = Dispatcher(config, store, phones)
+    dispatcher = dispatcher_of(records, bus, config, phones)
     first = await dispatch_and_wait(dispatcher)
     second = await dispatch_and_wait(dispatcher, agency="pmi")
     assert first.conference == second.conference
@@ -121,62 +141,64 @@ async def test_second_agency_joins_the_same_conference(store, config):
         ("queued", "polresta", "conflict"),
     ],
 )
-async def test_dispatch_refused_with_a_reason(store, config, setup, agency, kind):
+async def test_dispatch_refused_with_a_reason(records, bus, config, setup, agency, kind):
     if setup == "answered":
-        await answered_call(store)
+        await answered_call(records)
     elif setup == "queued":
-        await store.open_ticket(CALLER, source="ivr")
+        await records.calls.open_ticket(CALLER, source="ivr")
     phones = FakeTelephony()
     with pytest.raises(DispatchError) as e:
-        await Dispatcher(config, store, phones).dispatch(CALLER.unique_id, agency, "petugas1")
+        await dispatcher_of(records, bus, config, phones).dispatch(
+            CALLER.unique_id, agency, "petugas1"
+        )
     assert e.value.why == kind
     assert phones.joined == [] and phones.rung == []
 
 
 class TestOverflow:
-    async def test_overflow_rings_the_agency_of_the_category(self, store, config):
-        ticket = await store.open_ticket(CALLER, source="ivr")
-        await store.ivr_done(CALLER.unique_id, "ambulance", 2, [], {})
+    async def test_overflow_rings_the_agency_of_the_category(self, records, config):
+        ticket = await records.calls.open_ticket(CALLER, source="ivr")
+        await records.calls.ivr_done(CALLER.unique_id, "ambulance", 2, [], {})
         channel = FakeChannel(
-            unique_id=CALLER.unique_id, variables={variables.QUEUE_STATUS: "JOINEMPTY"}
+            unique_id=CALLER.unique_id, variables={dialplan.QUEUE_STATUS: "JOINEMPTY"}
         )
-        await overflow.overflow(channel, store, config)
-        assert channel.variables[variables.AGENCY] == "pmi"
-        assert channel.variables[variables.TARGET_COUNT] == "1"
+        await overflow.overflow(channel, records.calls, config)
+        assert channel.variables[dialplan.AGENCY] == "pmi"
+        assert channel.variables[dialplan.TARGET_COUNT] == "1"
         assert channel.variables["NGALAM_TARGET_1"] == "PJSIP/7003"
         assert channel.variables["NGALAM_RING_1"] == "20"
-        ticket = await store.get_ticket(ticket.id)
+        ticket = await records.tickets.get(ticket.id)
         assert "overflow" in ticket.flags
         event = next(e for e in ticket.events if e.kind == "overflow")
         assert event.data == {"reason": "JOINEMPTY", "agency": "pmi", "category": "ambulance"}
 
-    async def test_a_call_without_category_overflows_to_the_default_agency(self, store, config):
+    async def test_a_call_without_category_overflows_to_the_default_agency(self, records, config):
         channel = FakeChannel(
-            unique_id=CALLER.unique_id, variables={variables.QUEUE_STATUS: "TIMEOUT"}
+            unique_id=CALLER.unique_id, variables={dialplan.QUEUE_STATUS: "TIMEOUT"}
         )
-        await overflow.overflow(channel, store, config)
-        assert channel.variables[variables.AGENCY] == "polresta"
-        assert channel.variables[variables.TARGET_COUNT] == "2"
+        await overflow.overflow(channel, records.calls, config)
+        assert channel.variables[dialplan.AGENCY] == "polresta"
+        assert channel.variables[dialplan.TARGET_COUNT] == "2"
 
-    async def test_ring_and_dialled_record_each_attempt(self, store, config):
-        ticket = await store.open_ticket(CALLER, source="ivr")
+    async def test_ring_and_dialled_record_each_attempt(self, records, config):
+        ticket = await records.calls.open_ticket(CALLER, source="ivr")
         channel = FakeChannel(
             unique_id=CALLER.unique_id,
-            variables={variables.AGENCY: "polresta", variables.CURRENT_TARGET: "PJSIP/7001"},
+            variables={dialplan.AGENCY: "polresta", dialplan.CURRENT_TARGET: "PJSIP/7001"},
         )
-        await overflow.ring(channel, store, config)
-        channel.variables[variables.DIAL_STATUS] = "NOANSWER"
-        await overflow.dialled(channel, store, config)
-        channel.variables[variables.CURRENT_TARGET] = "PJSIP/7002"
-        await overflow.ring(channel, store, config)
+        await overflow.ring(channel, records.dispatches, config)
+        channel.variables[dialplan.DIAL_STATUS] = "NOANSWER"
+        await overflow.dialled(channel, records.dispatches)
+        channel.variables[dialplan.CURRENT_TARGET] = "PJSIP/7002"
+        await overflow.ring(channel, records.dispatches, config)
         answering = FakeChannel(
-            unique_id="test-9.2", variables={"ARG1": channel.variables[variables.DISPATCH_ID]}
+            unique_id="test-9.2", variables={"ARG1": channel.variables[dialplan.DISPATCH_ID]}
         )
-        await overflow.answered(answering, store, config)
-        assert (await store.get_ticket(ticket.id)).status == "dispatched"
-        channel.variables.update({variables.DIAL_STATUS: "ANSWER", variables.ANSWERED_TIME: "42"})
-        await overflow.dialled(channel, store, config)
-        ticket = await store.get_ticket(ticket.id)
+        await overflow.answered(answering, records.dispatches)
+        assert (await records.tickets.get(ticket.id)).status == "dispatched"
+        channel.variables.update({dialplan.DIAL_STATUS: "ANSWER", dialplan.ANSWERED_TIME: "42"})
+        await overflow.dialled(channel, records.dispatches)
+        ticket = await records.tickets.get(ticket.id)
         assert [(d.target, d.outcome, d.mode) for d in ticket.dispatches] == [
             ("PJSIP/7001", "no-answer", "overflow"),
             ("PJSIP/7002", "ended", "overflow"),
@@ -189,20 +211,22 @@ class TestOverflow:
         [("polresta", "PJSIP/9999"), ("nope", "PJSIP/7001"), ("polresta", "PJSIP/7001&PJSIP/1")],
     )
     async def test_ring_refuses_targets_the_config_does_not_list(
-        self, store, config, agency, target
+        self, records, config, agency, target
     ):
-        ticket = await store.open_ticket(CALLER, source="ivr")
+        ticket = await records.calls.open_ticket(CALLER, source="ivr")
         channel = FakeChannel(
             unique_id=CALLER.unique_id,
-            variables={variables.AGENCY: agency, variables.CURRENT_TARGET: target},
+            variables={dialplan.AGENCY: agency, dialplan.CURRENT_TARGET: target},
         )
-        await overflow.ring(channel, store, config)
-        assert variables.DISPATCH_ID not in channel.variables
-        assert (await store.get_ticket(ticket.id)).dispatches == []
+        await overflow.ring(channel, records.dispatches, config)
+        assert dialplan.DISPATCH_ID not in channel.variables
+        assert (await records.tickets.get(ticket.id)).dispatches == []
 
-    async def test_unanswered_overflow_alerts(self, store, config):
-        channel = FakeChannel(unique_id=CALLER.unique_id, variables={variables.AGENCY: "pmi"})
-        await overflow.unanswered(channel, store, config)
-        call = await store.call(CALLER.unique_id)
-        ticket = await store.get_ticket(call.ticket_id)
+    async def test_unanswered_overflow_alerts(self, records, bus, feed, config):
+        channel = FakeChannel(unique_id=CALLER.unique_id, variables={dialplan.AGENCY: "pmi"})
+        await overflow.unanswered(channel, dispatcher_of(records, bus, config, FakeTelephony()))
+        call = await records.calls.call(CALLER.unique_id)
+        ticket = await records.tickets.get(call.ticket_id)
         assert ticket.events[-1].kind == "dispatch-failed"
+        alerts = [m for m in iter_nowait(feed) if isinstance(m, DispatchAlert)]
+        assert [(a.ticket_id, a.agency, a.calltaker) for a in alerts] == [(ticket.id, "pmi", "")]

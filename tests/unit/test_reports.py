@@ -9,9 +9,9 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
+from callcenter.tickets.db import create_engine
 from callcenter.tickets.migrations import migrate
 from callcenter.tickets.reports import ReportError, Reports, day_range
-from callcenter.tickets.store import create_engine
 from tests.seed import ZONE, seed_tickets
 
 FIRST = date(2026, 9, 1)

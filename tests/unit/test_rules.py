@@ -1,4 +1,4 @@
-from callcenter.tickets.rules import Status, after_answered, after_hangup, after_queued
+from callcenter.tickets.lifecycle import Status, after_answered, after_hangup, after_queued
 
 
 def test_a_call_moves_forward_only():

@@ -1,13 +1,16 @@
-"""Plain domain events. The telephony adapters produce them; nothing else sees a raw AMI dict."""
+"""Telephony facts: what Asterisk told us about calls and call-takers, as plain typed values.
+
+The adapters in telephony/ produce them (nothing else sees a raw AMI dict or CDR line); the fact
+table (live/facts_table.py) hands each to the handlers every package subscribed for it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -31,7 +34,7 @@ class CallArrived:
     """A 112 call's channel appeared in Asterisk: its ticket opens now, before the IVR."""
 
     call: CallRef
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class CallQueued:
     call: CallRef
     queue: str
     position: int = 0
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -50,21 +53,21 @@ class CallAnswered:
     calltaker: str
     # That call-taker's channel, e.g. PJSIP/2001-0000002a: moved into a conference on dispatch.
     calltaker_channel: str = ""
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
 class CallAbandoned:
     call: CallRef
     queue: str
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
 class CallEnded:
     call: CallRef
     cause: str = ""
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
     # When known (CDR): when the call started, so a reconciled ticket gets its real arrival time.
     started_at: datetime | None = None
 
@@ -76,7 +79,7 @@ class CallSeen:
     call: CallRef
     in_queue: bool
     started_at: datetime | None = None
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class ChannelsAlive:
     """
 
     ids: frozenset[str]
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 # The hangup cause of a call closed because its channel was gone (see ChannelsAlive).
@@ -105,7 +108,7 @@ class AgencyLegEnded:
 
     leg_id: str
     cause: str = ""
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 # ---- call-takers at the queue -------------------------------------------------------------------
@@ -136,7 +139,7 @@ class MemberChanged:
 
     member: QueueMember
     logged_in: bool  # False when they left the queue
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class MembersResynced:
     """Everyone in the queue right now (after a (re)connect): whoever is missing has logged out."""
 
     members: tuple[QueueMember, ...]
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ class CallOffered:
 
     call: CallRef
     interface: str
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class CallNotPickedUp:
     call: CallRef
     interface: str
     ring_seconds: float = 0.0
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
 @dataclass(frozen=True)
@@ -174,68 +177,10 @@ class CallCompleted:
     interface: str
     talk_seconds: float = 0.0
     reason: str = ""  # caller, agent, transfer
-    at: datetime = field(default_factory=_now)
+    at: datetime = field(default_factory=utc_now)
 
 
-# ---- what the live views receive ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DispatchAlert:
-    """No target of an agency answered: the call-taker must know at once (the caller is with them)."""
-
-    ticket_id: int
-    unique_id: str
-    agency: str
-    # The queue member who has the call (e.g. PJSIP/2001), "" if none did.
-    calltaker: str = ""
-    at: datetime = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
-class TicketChanged:
-    """Published after every stored change to a ticket: one per ticket event written (with it), or
-    with `event` None for a change that writes none (the live transcript growing)."""
-
-    ticket_id: int
-    kind: str
-    status: str
-    # The ticket after the change, as the API shows it in lists (no calls or events).
-    ticket: dict[str, Any] = field(default_factory=dict)
-    event: dict[str, Any] | None = None
-    at: datetime = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
-class DeskChanged:
-    """A call-taker's state changed (the board and their own console show it)."""
-
-    extension: str
-    username: str
-    desk: dict[str, Any]
-    at: datetime = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
-class ScreenPop:
-    """A call rings at, or was answered by, this call-taker: their console shows its ticket."""
-
-    username: str
-    stage: str  # "ringing" or "answered"
-    unique_id: str
-    ticket: dict[str, Any]
-    # When Asterisk reported it (the AMI event's arrival), for measuring the pop's delay.
-    at: datetime = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
-class BoardChanged:
-    """The supervisors' board, recomputed (live calls, desks, today's figures)."""
-
-    board: dict[str, Any]
-    at: datetime = field(default_factory=_now)
-
-
+# Every fact the telephony adapters produce.
 CallEvent = (
     CallArrived
     | CallQueued

@@ -1,0 +1,120 @@
+"""The dispatches to agencies: each target rung for a ticket and how its ringing ended. The
+repository of routing's aggregate; the Dispatcher and the overflow route write through it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..live.facts import DISPATCH_LEG_PREFIX, AgencyLegEnded, CallRef
+from ..tickets import lifecycle
+from ..tickets.calls import Calls
+from ..tickets.db import Database, call_row
+from ..tickets.models import Dispatch, Ticket, TicketEvent, now
+
+
+class DispatchLog:
+    def __init__(self, db: Database, calls: Calls):
+        self._db = db
+        # A dispatch may be the first we hear of a call (overflow while the controller was down).
+        self._calls = calls
+
+    async def start(
+        self, call: CallRef, agency: str, target: str, mode: str, actor: str
+    ) -> Dispatch:
+        """An agency target starts ringing for this call (opening the ticket if need be)."""
+        opened = await self._calls.open_ticket(call, source="reconciled")
+        async with self._db.session() as db:
+            ticket = await db.get_one(Ticket, opened.id)
+            dispatch = Dispatch(
+                ticket_id=ticket.id,
+                unique_id=call.unique_id[:64],
+                agency=agency,
+                target=target,
+                mode=mode,
+                requested_by=actor,
+                outcome="ringing",
+            )
+            db.add(dispatch)
+            await db.flush()
+            # Asterisk gives the agency's channel this id, so its hangup finds the dispatch.
+            dispatch.leg_id = f"{DISPATCH_LEG_PREFIX}{dispatch.id}"
+            data = {"agency": agency, "target": target, "mode": mode, "dispatch": dispatch.id}
+            db.add(TicketEvent(ticket=ticket, actor=actor, kind="dispatch-ringing", data=data))
+            await db.commit()
+            return dispatch
+
+    async def outcome(
+        self,
+        dispatch_id: int,
+        outcome: str,
+        reason: str = "",
+        *,
+        answered_at: datetime | None = None,
+        ended_at: datetime | None = None,
+    ) -> None:
+        """How the ringing ended: "answered" puts the ticket with the agency; others just record."""
+        async with self._db.session() as db:
+            dispatch = await db.get_one(Dispatch, dispatch_id)
+            ticket = await db.get_one(Ticket, dispatch.ticket_id)
+            dispatch.outcome = outcome
+            dispatch.reason = reason[:64] or None
+            if outcome in ("answered", "ended"):
+                dispatch.answered_at = dispatch.answered_at or answered_at or now()
+                ticket.agency = dispatch.agency
+                ticket.dispatched_at = ticket.dispatched_at or dispatch.answered_at
+                new_status = lifecycle.after_dispatched(lifecycle.Status(ticket.status))
+                if new_status is not None:
+                    ticket.status = new_status
+            if ended_at is not None:
+                dispatch.ended_at = ended_at
+                dispatch.outcome = "ended" if dispatch.answered_at else outcome
+            db.add(
+                TicketEvent(
+                    ticket=ticket,
+                    actor="asterisk",
+                    kind=f"dispatch-{outcome}",
+                    data={
+                        "agency": dispatch.agency,
+                        "target": dispatch.target,
+                        "dispatch": dispatch.id,
+                        "reason": reason,
+                        "duration": dispatch.duration,
+                    },
+                )
+            )
+            await db.commit()
+
+    async def failed(self, call: CallRef, agency: str, actor: str) -> tuple[int, str]:
+        """No target of the agency answered: recorded on the ticket. The ticket's id and the
+        queue member who has the call ("" if none did), for whoever alerts them."""
+        opened = await self._calls.open_ticket(call, source="reconciled")
+        async with self._db.session() as db:
+            ticket = await db.get_one(Ticket, opened.id)
+            row = await call_row(db, call.unique_id)
+            data = {"agency": agency}
+            db.add(TicketEvent(ticket=ticket, actor=actor, kind="dispatch-failed", data=data))
+            await db.commit()
+            return ticket.id, (row.calltaker or "") if row else ""
+
+    async def agency_leg_ended(self, fact: AgencyLegEnded) -> None:
+        """The agency's channel hung up: the dispatch it answered is over."""
+        async with self._db.session() as db:
+            dispatch = await db.scalar(select(Dispatch).where(Dispatch.leg_id == fact.leg_id))
+            if dispatch is None or dispatch.ended_at is not None or dispatch.answered_at is None:
+                return  # not ours, already recorded, or it never answered (recorded as such)
+            dispatch_id = dispatch.id
+        await self.outcome(dispatch_id, "ended", fact.cause, ended_at=fact.at)
+
+    async def agency_on_call(self, unique_id: str) -> bool:
+        """Whether an agency answered into this call and has not left it."""
+        async with self._db.session() as db:
+            found = await db.scalar(
+                select(Dispatch.id).where(
+                    Dispatch.unique_id == unique_id[:64],
+                    Dispatch.answered_at.is_not(None),
+                    Dispatch.ended_at.is_(None),
+                )
+            )
+            return found is not None

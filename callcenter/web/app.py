@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from . import api, live, pages, reports, supervision
-from .auth import STORE_KEY
+from .auth import ACCOUNTS_KEY
 from .requests import MAX_BODY
 from .services import SERVICES, Services
 
@@ -50,7 +50,7 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
 
 def create_app(services: Services, health: HealthCheck) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=MAX_BODY)
-    app[STORE_KEY] = services.store
+    app[ACCOUNTS_KEY] = services.accounts
     app[SERVICES] = services
     app[HEALTH_KEY] = health
     app.router.add_get("/healthz", healthz)

@@ -1,5 +1,6 @@
-"""Who may do what. Every API route and page names the roles it admits; there is no anonymous access
-to caller data. Passwords are scrypt-hashed (stdlib, no extra dependency)."""
+"""Who is logged in: passwords, sessions, and the guards that admit a logged-in user of the roles a
+route or page names (the roles and their sets are in `access`). There is no anonymous access to
+caller data. Passwords are scrypt-hashed (stdlib, no extra dependency)."""
 
 from __future__ import annotations
 
@@ -9,26 +10,18 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from enum import StrEnum
 
 from aiohttp import web
 
 from ..tickets.models import User
-from ..tickets.store import TicketStore
-
-
-class Role(StrEnum):
-    CALLTAKER = "call-taker"
-    SUPERVISOR = "supervisor"
-    AGENCY = "agency"
-    ADMIN = "admin"
-
+from .access import Role as Role  # lives in access; the CLI and tests import it from here
+from .accounts import Accounts
 
 SESSION_COOKIE = "ngalam112_session"
 SESSION_LIFETIME = timedelta(hours=12)  # one shift
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
-STORE_KEY = web.AppKey("store", TicketStore)
+ACCOUNTS_KEY = web.AppKey("accounts", Accounts)
 USER_KEY = "user"  # request-scoped
 
 
@@ -65,7 +58,7 @@ async def current_user(request: web.Request) -> User | None:
     token = token_of(request)
     if not token or len(token) > 200:
         return None
-    return await request.app[STORE_KEY].user_of_session(token)
+    return await request.app[ACCOUNTS_KEY].user_of_session(token)
 
 
 async def page_user(request: web.Request, roles: tuple[Role, ...], refusal: str) -> User:
@@ -120,16 +113,16 @@ def session_cookie(response: web.StreamResponse, token: str, secure: bool) -> No
     )
 
 
-async def login(store: TicketStore, username: str, password: str) -> tuple[User, str] | None:
+async def login(accounts: Accounts, username: str, password: str) -> tuple[User, str] | None:
     """A new session for the right password; None otherwise (the same for unknown users)."""
     if len(username) > 64 or len(password) > 1024:
         return None
-    user = await store.user_by_name(username)
+    user = await accounts.user_by_name(username)
     if user is None:
         check_password(password, _DUMMY_HASH)
         return None
     if not check_password(password, user.password_hash):
         return None
     token = secrets.token_urlsafe(32)
-    await store.start_session(user, token, SESSION_LIFETIME)
+    await accounts.start_session(user, token, SESSION_LIFETIME)
     return user, token

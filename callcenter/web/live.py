@@ -20,10 +20,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from ..calltakers.waiting import with_waiting_key
 from ..config import Config
 from ..live.bus import Subscription
-from ..live.events import BoardChanged, DeskChanged, DispatchAlert, ScreenPop, TicketChanged
-from .auth import Role, current_user, token_of
+from ..live.messages import BoardChanged, DeskChanged, DispatchAlert, ScreenPop, TicketChanged
+from .access import OVERSEERS, Role
+from .auth import current_user, token_of
 from .services import SERVICES
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,6 @@ SESSION_RECHECK = 15.0
 # Close codes: the browser reconnects after "try again later"; a policy refusal needs a login.
 TOO_SLOW = 1013
 LOGGED_OUT = 4401
-
-
-# Put on a socket's own queue to wake its handler: something other than an event happened.
-_WAKE = object()
 
 
 @dataclass
@@ -55,10 +53,7 @@ class _OpenFeed:
         self.wake()
 
     def wake(self) -> None:
-        try:
-            self.subscription.queue.put_nowait(_WAKE)
-        except asyncio.QueueFull:
-            pass  # the handler has events to send, and looks at its flags before each
+        self.subscription.wake()
 
 
 # The open sockets and their sessions: closed when the controller shuts down (else it would wait
@@ -72,7 +67,7 @@ async def log_out(request: web.Request) -> None:
     token = token_of(request)
     if not token:
         return
-    await request.app[SERVICES].store.end_session(token)
+    await request.app[SERVICES].accounts.end_session(token)
     _end_feeds(request.app, lambda feed: feed.token == token)
 
 
@@ -95,7 +90,7 @@ async def _check_sessions(app: web.Application) -> None:
         if not feeds:
             continue
         try:
-            in_force = await app[SERVICES].store.sessions_in_force({f.token for f in feeds})
+            in_force = await app[SERVICES].accounts.sessions_in_force({f.token for f in feeds})
         except Exception:  # the database is down: check again next time, keep serving
             log.exception("could not check the live feeds' sessions")
             continue
@@ -126,7 +121,7 @@ class LiveFeed:
 
     @property
     def _oversees(self) -> bool:
-        return self.viewer.role in (Role.SUPERVISOR, Role.ADMIN)
+        return self.viewer.role in OVERSEERS
 
     def sees(self, event: Any) -> bool:
         viewer = self.viewer
@@ -159,7 +154,8 @@ def message_of(event: Any) -> dict[str, Any] | None:
             return {
                 "type": "ticket",
                 "kind": event.kind,
-                "ticket": event.ticket,
+                # A waiting ticket carries its place in the queue: the console sorts by it.
+                "ticket": with_waiting_key(event.ticket),
                 "event": event.event,
             }
         case ScreenPop():
@@ -253,7 +249,7 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
                 await ws.close(code=TOO_SLOW, message=b"too slow; reconnect")
                 break
             event = await subscription.next()
-            message = feed.encoded(event) if event is not _WAKE else None
+            message = feed.encoded(event) if event is not None else None
             if message is not None:
                 seq += 1
                 await ws.send_str(f'{{"seq": {seq}, {message[1:]}')

@@ -12,14 +12,8 @@ from aiohttp import web
 
 from ..tickets.edits import CALLTAKER_FLAGS, OUTCOMES
 from ..tickets.models import User
-from .auth import (
-    SESSION_COOKIE,
-    Role,
-    current_user,
-    login,
-    page_user,
-    session_cookie,
-)
+from .access import DESK, OVERSEERS
+from .auth import SESSION_COOKIE, current_user, login, page_user, session_cookie
 from .live import log_out
 from .services import SERVICES
 
@@ -29,9 +23,6 @@ _ENV = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-# Pages of the 112 desk; other roles have their own views (agencies: the API for now).
-DESK_ROLES = (Role.CALLTAKER, Role.SUPERVISOR, Role.ADMIN)
-SUPERVISOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 def render(template: str, status: int = 200, **context: Any) -> web.Response:
@@ -53,7 +44,7 @@ async def post_login(request: web.Request) -> web.Response:
     username, password = form.get("username"), form.get("password")
     result = None
     if isinstance(username, str) and isinstance(password, str):
-        result = await login(request.app[SERVICES].store, username, password)
+        result = await login(request.app[SERVICES].accounts, username, password)
     if result is None:
         return render("login.html", status=401, error="Nama pengguna atau kata sandi salah.")
     _user, token = result
@@ -70,11 +61,11 @@ async def post_logout(request: web.Request) -> web.Response:
 
 
 async def _desk_user(request: web.Request) -> User:
-    return await page_user(request, DESK_ROLES, "Halaman ini untuk petugas 112.")
+    return await page_user(request, DESK, "Halaman ini untuk petugas 112.")
 
 
 async def supervisor_user(request: web.Request) -> User:
-    return await page_user(request, SUPERVISOR_ROLES, "Halaman ini untuk penyelia.")
+    return await page_user(request, OVERSEERS, "Halaman ini untuk penyelia.")
 
 
 async def get_console(request: web.Request) -> web.Response:

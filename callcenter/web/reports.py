@@ -12,12 +12,12 @@ from aiohttp import web
 
 from ..tickets.edits import OUTCOMES
 from ..tickets.reports import ANSWER_BUCKETS, ANSWER_WITHIN, NOT_CLOSED, ReportError, day_range
-from .auth import Role, requires
+from .access import OVERSEERS
+from .auth import requires
 from .pages import render, supervisor_user
 from .requests import error
 from .services import SERVICES
 
-SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 DIMENSION_NAMES = {
     "category": "Kategori",
     "agency": "Instansi",
@@ -36,7 +36,7 @@ async def _summary(request: web.Request, by: str | None = None) -> dict[str, Any
         raise error(web.HTTPBadRequest, str(e)) from None
 
 
-@requires(*SUPERVISORS)
+@requires(*OVERSEERS)
 async def get_summary(request: web.Request) -> web.Response:
     """?from=YYYY-MM-DD&to=YYYY-MM-DD&by=category|agency|kecamatan|hour|day"""
     return web.json_response(await _summary(request))
@@ -90,7 +90,7 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> web.Response:
     )
 
 
-@requires(*SUPERVISORS)
+@requires(*OVERSEERS)
 async def get_summary_csv(request: web.Request) -> web.Response:
     report = await _summary(request)
     rows = [[g["key"], *(_flat(g).get(c) for c in CSV_COLUMNS)] for g in report["groups"]]
@@ -108,13 +108,13 @@ async def _national(request: web.Request) -> tuple[str, str, list[dict[str, Any]
     return first.isoformat(), last.isoformat(), await reports.national(first, last)
 
 
-@requires(*SUPERVISORS)
+@requires(*OVERSEERS)
 async def get_national(request: web.Request) -> web.Response:
     first, last, days = await _national(request)
     return web.json_response({"from": first, "to": last, "days": days})
 
 
-@requires(*SUPERVISORS)
+@requires(*OVERSEERS)
 async def get_national_csv(request: web.Request) -> web.Response:
     """Per day, the call types the national 112 monitoring counts."""
     first, last, days = await _national(request)

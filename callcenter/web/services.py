@@ -9,6 +9,7 @@ from aiohttp import web
 from ..calltakers.calls import CallControl
 from ..calltakers.desk import DeskService
 from ..calltakers.protocols import Protocols
+from ..calltakers.ticket_work import TicketWork
 from ..config import Config
 from ..live.bus import Bus
 from ..routing.dispatch import Dispatcher
@@ -17,15 +18,21 @@ from ..supervision.board import Board
 from ..supervision.callbacks import Callbacks
 from ..supervision.listen import ListenIn
 from ..supervision.restrictions import Restrictions
+from ..tickets.calls import Calls
 from ..tickets.reports import Reports
-from ..tickets.store import TicketStore
+from ..tickets.repository import Tickets
+from .accounts import Accounts
 
 
 @dataclass(frozen=True)
 class Services:
     config: Config
-    store: TicketStore
     bus: Bus
+    accounts: Accounts
+    # Reads of tickets and calls; changes go through the services below.
+    tickets: Tickets
+    call_log: Calls
+    ticket_work: TicketWork
     dispatcher: Dispatcher
     desks: DeskService
     calls: CallControl

@@ -8,8 +8,9 @@ from aiohttp import web
 from ..supervision.callbacks import CallbackError
 from ..supervision.listen import ListenError
 from ..supervision.restrictions import RestrictionError, restriction_json
-from .api import DESK, OVERSEERS, UNIQUE_ID_RE
+from .access import DESK, OVERSEERS, steers_desk
 from .auth import requires
+from .calls import UNIQUE_ID_RE
 from .requests import error, json_body, refused, row_id_of, services_of, ticket_id_of, user_of
 
 
@@ -50,10 +51,8 @@ async def post_callback(request: web.Request) -> web.Response:
     user = user_of(request)
     if not isinstance(extension, str):
         raise error(web.HTTPBadRequest, "extension: the call-taker's desk")
-    if user.role not in OVERSEERS:
-        phone = services_of(request).config.calltaker_of(user.username)
-        if phone is None or phone.extension != extension:
-            raise error(web.HTTPForbidden, "call back from your own desk")
+    if not steers_desk(services_of(request).config, user, extension):
+        raise error(web.HTTPForbidden, "call back from your own desk")
     try:
         leg = await services_of(request).callbacks.call_back(ticket_id, extension, user.username)
     except CallbackError as e:

@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from callcenter.tickets.store import token_hash
+from callcenter.web.accounts import token_hash
 from callcenter.web.live import SESSION_RECHECK
 from tests.centre import (
     Api,
@@ -172,7 +172,7 @@ def test_a_calltaker_holds_takes_back_and_hangs_up_their_call(
         status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")
         assert status == 200, reply
         assert calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")[0] == 409
-        time.sleep(2.0)
+        time.sleep(2.0)  # audio timing: the hold music starts
         # The queue is done with the call, the call-taker is not: a reloaded console shows it.
         me = calltaker_api.request("GET", "/api/me")[1]
         assert me["call"] and me["call"]["id"] == pop["ticket"]["id"]
@@ -180,11 +180,11 @@ def test_a_calltaker_holds_takes_back_and_hangs_up_their_call(
         assert heard_energy(call, 2.0) > 2 * QUIET
         talk(call, 3.0)
         assert heard_energy(desk_call, 2.0) < QUIET
-        time.sleep(1.5)
+        time.sleep(1.5)  # audio timing: the caller's tone ends before the resume
 
         status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/resume")
         assert status == 200, reply
-        time.sleep(1.5)
+        time.sleep(1.5)  # audio timing: the caller is back with the call-taker
         talk(call, 3.0)
         assert heard_energy(desk_call, 2.0) > SOUND
 

@@ -139,10 +139,12 @@
     return line;
   }
 
+  // The order the queue answers callers in is the server's (calltakers/waiting.py): each waiting
+  // ticket comes with its place as a string key, compared here by code point.
+  const byWaitingKey = (a, b) => (a.waiting_key < b.waiting_key ? -1 : a.waiting_key > b.waiting_key ? 1 : 0);
+
   function showQueue() {
-    const ordered = [...waiting.values()].sort(
-      (a, b) => b.priority - a.priority || (a.queued_at || "").localeCompare(b.queued_at || ""),
-    );
+    const ordered = [...waiting.values()].sort(byWaitingKey);
     $("waiting").replaceChildren(...ordered.map(ticketLine));
     $("waiting-count").textContent = String(ordered.length);
     $("recent").replaceChildren(...[...recent.values()].reverse().map(ticketLine));

@@ -10,6 +10,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ from websockets.sync.client import connect as ws_connect
 
 from callcenter import config as config_mod
 from callcenter.config import Config
-from callcenter.telephony.asterisk import LocalAsterisk
+from callcenter.telephony.asterisk import LocalAsterisk, instance_paths
+from callcenter.telephony.cdr import parse_lines
 from tests.audio import dtmf_tone, rms_u8, tone
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,8 +150,9 @@ ami_secret = "{secrets.token_urlsafe(16)}"
 agi_port = {free_port()}
 audiosocket_port = {free_port()}
 http_port = {free_port()}
-# Often, so a call closed in error by the sweep would fail the test that made it.
-channel_sweep = 3
+# Often, so a call closed in error by the sweep would fail the test that made it, and so the
+# call records are handled (two sweeps after Asterisk writes them) within moments.
+channel_sweep = 1
 {controller}
 [database]
 url = "sqlite+aiosqlite:///{directory / "tickets.db"}"
@@ -263,18 +267,17 @@ class Controller:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"controller exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.centre.base_url + "/healthz", timeout=1) as r:
-                    if json.load(r)["status"] == "ok":
-                        return
-            except (OSError, urllib.error.HTTPError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("controller did not become healthy in 30 s")
+        wait_until(self._healthy, 30, message="controller did not become healthy in 30 s")
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"controller exited: {self.log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(self.centre.base_url + "/healthz", timeout=1) as r:
+                return bool(json.load(r)["status"] == "ok")
+        except (OSError, urllib.error.HTTPError):
+            return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -339,14 +342,15 @@ class Api:
         return desk
 
     def wait_for_ticket(self, match: Any, timeout: float = 20) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def found() -> dict[str, Any] | None:
             for t in self.tickets(limit="500"):
                 status, detail = self.request("GET", f"/api/tickets/{t['id']}")
                 if status == 200 and match(detail):
                     return detail
-            time.sleep(0.3)
-        raise AssertionError("no matching ticket appeared")
+            return None
+
+        ticket: dict[str, Any] = wait_until(found, timeout, 0.2, "no matching ticket appeared")
+        return ticket
 
 
 class SipPhone:
@@ -384,28 +388,34 @@ class SipPhone:
             self.answered.append(call)
 
     def wait_answered(self, count: int = 1, timeout: float = 30) -> VoIPCall:
-        deadline = time.monotonic() + timeout
-        while len(self.answered) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"phone answered {len(self.answered)} calls, not {count}")
-            time.sleep(0.05)
+        wait_until(
+            lambda: len(self.answered) >= count,
+            timeout,
+            0.05,
+            lambda: f"phone answered {len(self.answered)} calls, not {count}",
+        )
         return self.answered[count - 1]
+
+    def wait_rang(self, timeout: float = 40) -> None:
+        wait_until(lambda: self.rang > 0, timeout, 0.05, "the phone never rang")
 
     def register(self) -> None:
         self.phone.start()
-        deadline = time.monotonic() + 10
-        while self.phone.get_status() != PhoneStatus.REGISTERED:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"phone did not register: {self.phone.get_status()}")
-            time.sleep(0.05)
+        wait_until(
+            lambda: self.phone.get_status() == PhoneStatus.REGISTERED,
+            10,
+            0.05,
+            lambda: f"phone did not register: {self.phone.get_status()}",
+        )
 
     def dial(self, number: str) -> VoIPCall:
         call = self.phone.call(number)
-        deadline = time.monotonic() + 10
-        while call.state != CallState.ANSWERED:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"call not answered: {call.state}")
-            time.sleep(0.02)
+        wait_until(
+            lambda: call.state == CallState.ANSWERED,
+            10,
+            0.02,
+            lambda: f"call not answered: {call.state}",
+        )
         return call
 
     def stop(self) -> None:
@@ -482,9 +492,21 @@ class Console:
 def call_112_and_press(caller: SipPhone, digit: str) -> VoIPCall:
     """The caller dials 112 and presses `digit` during the welcome (barge-in)."""
     call = caller.dial("112")
-    time.sleep(1.5)
+    hear_the_welcome(call)
     press(call, digit)
     return call
+
+
+def hear_the_welcome(call: VoIPCall, timeout: float = 10) -> None:
+    """Until the welcome is heard: Asterisk plays it in the Read() that takes the barge-in key,
+    so from its first sound a key pressed is the caller's menu choice."""
+    arrivals = call.RTPClients[0].pmin.arrivals
+    wait_until(
+        lambda: any(rms_u8(data) > 3 for _at, data in list(arrivals)),
+        timeout,
+        0.02,
+        "the caller never heard the welcome",
+    )
 
 
 def hang_up(call: VoIPCall) -> None:
@@ -655,3 +677,70 @@ async def place_local_112_calls(config: Config, caller_ids: list[str], seconds: 
 
 def load_config(path: Path) -> Config:
     return config_mod.load(path)
+
+
+def database(centre: TestCentre) -> sqlite3.Connection:
+    """The centre's database, read-only: what the controller stored, not what the API says."""
+    path = centre.config.database.url.removeprefix("sqlite+aiosqlite:///")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+async def live_channels(config: Config) -> list[dict[str, str]]:
+    """Asterisk's channel list now (AMI CoreShowChannels)."""
+    reply = await ami_action(config, {"Action": "CoreShowChannels"})
+    messages = reply if isinstance(reply, list) else [reply]
+    return [dict(m) for m in messages if m.get("Event") == "CoreShowChannel"]
+
+
+def local_caller_hangs_up(config: Config, caller_number: str) -> None:
+    """A caller Asterisk plays (place_*_112_call) hangs up now, not when its script says: the
+    test goes on as soon as what it checks has happened. Ends when Asterisk no longer has it."""
+
+    def theirs() -> list[str]:
+        return [
+            c["Channel"]
+            for c in run_async(live_channels(config))
+            if c["Channel"].startswith("Local/") and c.get("CallerIDNum") == caller_number
+        ]
+
+    for channel in theirs():
+        # Cause 16, normal clearing: what a caller putting the phone down gives.
+        run_async(ami_action(config, {"Action": "Hangup", "Channel": channel, "Cause": "16"}))
+    wait_until(lambda: not theirs(), 10, 0.1, f"{caller_number} is still on the line")
+
+
+def call_records_handled(centre: TestCentre, timeout: float = 20) -> int:
+    """Once the controller has handled every call record Asterisk has written so far (its saved
+    place has reached the file's end): the CDR of a call that ended has had its effect. Returns
+    that end (bytes)."""
+    csv_path = instance_paths(centre.config).cdr_csv
+    end = csv_path.stat().st_size if csv_path.exists() else 0
+
+    def saved() -> int:
+        with closing(database(centre)) as db:
+            row = db.execute(
+                "SELECT offset FROM cdr_progress WHERE path = ?", (str(csv_path),)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    wait_until(
+        lambda: saved() >= end,
+        timeout,
+        0.2,
+        lambda: f"call records handled to byte {saved()}, written to {end}",
+    )
+    return end
+
+
+def call_record_written(config: Config, match: Any, timeout: float = 20) -> None:
+    """Until Asterisk has written a call record (a 112 call's CallEnded) that `match` accepts."""
+    csv_path = instance_paths(config).cdr_csv
+    wait_until(
+        lambda: (
+            csv_path.exists()
+            and any(match(e) for e in parse_lines(csv_path.read_text().splitlines()))
+        ),
+        timeout,
+        0.1,
+        "Asterisk wrote no such call record",
+    )

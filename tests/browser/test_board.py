@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.browser.test_console import log_in
-from tests.centre import phone, place_scripted_112_call
+from tests.centre import local_caller_hangs_up, phone, place_scripted_112_call
 
 
 @pytest.fixture
@@ -31,19 +31,23 @@ def test_the_board_follows_calls_live(
     expect(page.locator("#desks tr[data-extension='2001']")).to_have_attribute(
         "data-state", "available"
     )
-    place_scripted_112_call(asterisk.config, '"Penelepon Papan" <9077>', keys="1", stay=30)
-    # The call appears while the caller is in the IVR, then moves on to the call-taker: all pushed.
-    live_row = page.locator("#live tbody tr", has_text="9077")
-    expect(live_row).to_be_visible(timeout=20_000)
-    expect(live_row).to_have_attribute("data-state", "calltaker", timeout=60_000)
-    expect(page.locator("#kpi-calltaker")).to_have_text("1")
-    expect(page.locator("#desks tr[data-extension='2001']")).to_have_attribute(
-        "data-state", "on-call"
-    )
-    expect(live_row.locator("button[data-mode=listen]")).to_be_enabled()
-    shot(page, "07-board-call-answered")
+    place_scripted_112_call(asterisk.config, '"Penelepon Papan" <9077>', keys="1", stay=120)
+    try:
+        # The call appears while the caller is in the IVR, then moves on to the call-taker: all
+        # pushed.
+        live_row = page.locator("#live tbody tr", has_text="9077")
+        expect(live_row).to_be_visible(timeout=20_000)
+        expect(live_row).to_have_attribute("data-state", "calltaker", timeout=60_000)
+        expect(page.locator("#kpi-calltaker")).to_have_text("1")
+        expect(page.locator("#desks tr[data-extension='2001']")).to_have_attribute(
+            "data-state", "on-call"
+        )
+        expect(live_row.locator("button[data-mode=listen]")).to_be_enabled()
+        shot(page, "07-board-call-answered")
+    finally:
+        local_caller_hangs_up(asterisk.config, "9077")
 
-    # The caller hangs up (after 30 s): the call leaves the board and today's count has it.
+    # The caller has hung up: the call leaves the board and today's count has it.
     expect(live_row).to_have_count(0, timeout=60_000)
     assert int(page.text_content("#kpi-tickets") or "0") >= 1
     assert not page.errors  # type: ignore[attr-defined]

@@ -4,14 +4,18 @@ a real call pops up, the form is filled and the ticket closed; the database show
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import shot
-from tests.centre import call_112_and_press, phone, place_scripted_112_call
+from tests.centre import (
+    call_112_and_press,
+    database,
+    local_caller_hangs_up,
+    phone,
+    place_scripted_112_call,
+)
 
 
 def log_in(page: Page, base_url: str, username: str, password: str) -> None:
@@ -29,9 +33,10 @@ def join_queue(page: Page) -> None:
     expect(page.locator("#desk-state")).to_have_attribute("data-state", "available")
 
 
-def database(asterisk) -> sqlite3.Connection:
-    path = asterisk.config.database.url.removeprefix("sqlite+aiosqlite:///")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def desk_state_shown(page: Page, state: str) -> None:
+    """Until the console shows the desk in `state`: the news of a change made through the API
+    has reached the page (before its last screenshot, and before the next test's desk)."""
+    expect(page.locator("#desk-state")).to_have_attribute("data-state", state, timeout=5_000)
 
 
 @pytest.fixture
@@ -135,8 +140,10 @@ def test_caller_supplied_text_is_shown_not_run(
         # The waiting list and recent tickets show it as text too.
         assert page.locator("img").count() == 0
     finally:
+        # Not left calling into the next tests (its script would stay 40 s).
+        local_caller_hangs_up(asterisk.config, "9066")
         calltaker_api.desk("2001", "logged-out")
-        time.sleep(0.5)
+        desk_state_shown(page, "logged-out")
     assert not page.errors  # type: ignore[attr-defined]
 
 
@@ -163,7 +170,7 @@ def test_a_join_right_after_the_page_opens_is_not_undone_by_its_reload(
         assert page.get_attribute("#desk-state", "data-state") == "available"
     finally:
         calltaker_api.desk("2001", "logged-out")
-        time.sleep(0.5)
+        desk_state_shown(page, "logged-out")
     assert not page.errors  # type: ignore[attr-defined]
 
 
@@ -194,6 +201,7 @@ def test_a_caller_who_queues_during_a_reload_stays_on_the_waiting_list(
         expect(page.locator("#waiting")).to_contain_text("9071")
         expect(page.locator("#waiting-count")).to_have_text("1")
     finally:
+        local_caller_hangs_up(asterisk.config, "9071")  # not left calling into later tests
         calltaker_api.desk("2001", "logged-out")
         ringing_only.stop()
     assert not page.errors  # type: ignore[attr-defined]

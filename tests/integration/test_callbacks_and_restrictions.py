@@ -15,6 +15,7 @@ from tests.centre import (
     place_local_112_call,
     talk,
 )
+from tests.waiting import wait_until
 
 SOUND = 10.0
 
@@ -41,11 +42,14 @@ def test_an_abandoned_caller_is_called_back_from_a_chosen_desk(
     try:
         before = {t["id"] for t in admin_api.tickets(limit="500")}
         call = call_112_and_press(answering_caller, "1")
-        for _ in range(200):
-            if desk.rang:
-                break
-            time.sleep(0.1)
-        time.sleep(1)
+        # They give up once the desk's phone rings, as the controller sees it.
+        desk.wait_rang(timeout=20)
+        wait_until(
+            lambda: calltaker_api.request("GET", "/api/me")[1]["desk"]["state"] == "ringing",
+            10,
+            0.1,
+            "the desk was never seen ringing",
+        )
         hang_up(call)
         ticket = admin_api.wait_for_ticket(
             lambda t: (
@@ -78,10 +82,12 @@ def test_an_abandoned_caller_is_called_back_from_a_chosen_desk(
         assert status == 202, reply
         desk_leg = desk.wait_answered(timeout=30)
         back = answering_caller.wait_answered(timeout=30)  # the caller's phone rings, with 112
+        # Audio timing, not a condition: the two legs are bridged a moment after both answer,
+        # and a tone sent before that is lost.
         time.sleep(1.5)
         talk(back, 3.0)
         assert heard_energy(desk_leg, 2.0) > SOUND  # the call-taker hears the caller
-        time.sleep(1.5)
+        # (3.5 s since the answer by now: the "seconds > 2" below holds without waiting more.)
         hang_up(back)
 
         ticket = admin_api.wait_for_ticket(

@@ -4,11 +4,10 @@ out of the rotation, and a caller who gives up leaves an abandoned ticket."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.centre import Api, Console, call_112_and_press, phone
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -58,8 +57,19 @@ def known(api: Api) -> set[int]:
     return {t["id"] for t in api.tickets(limit="500")}
 
 
+def desk_free_again(api: Api) -> None:
+    """Until the call-taker's desk is available again: their call is over and so is the wrap-up
+    (1 s here) during which the queue would not ring it."""
+    wait_until(
+        lambda: api.request("GET", "/api/me")[1]["desk"]["state"] == "available",
+        15,
+        0.2,
+        "the desk never became available again",
+    )
+
+
 def test_the_desk_idle_longest_rings_and_its_console_pops_up(admin_api, caller, two_desks):
-    phones, _apis, consoles = two_desks
+    phones, apis, consoles = two_desks
     before = known(admin_api)
 
     # First call: either desk may take it (neither has taken one yet).
@@ -73,7 +83,7 @@ def test_the_desk_idle_longest_rings_and_its_console_pops_up(admin_api, caller, 
     assert "history" in ticket and pop["unique_id"] == first["calls"][0]["unique_id"]
     call.hangup()
     admin_api.wait_for_ticket(lambda t: t["id"] == first["id"] and t["status"] == "ended")
-    time.sleep(2.5)  # the wrap-up (1 s) ends
+    desk_free_again(apis[first_desk])
 
     # Second call: the other desk has been idle longer, so it rings there.
     other = "2002" if first_desk == "2001" else "2001"
@@ -95,7 +105,7 @@ def test_the_desk_idle_longest_rings_and_its_console_pops_up(admin_api, caller, 
 def test_a_paused_calltaker_is_out_of_the_rotation(
     admin_api, supervisor_api, caller, two_desks, petugas2_api
 ):
-    phones, _apis, consoles = two_desks
+    phones, apis, consoles = two_desks
     desk = petugas2_api.desk("2002", "paused", "istirahat")
     consoles["2002"].wait_for(lambda m: m["type"] == "desk" and m["desk"]["state"] == "paused")
     agents = {a["extension"]: a for a in supervisor_api.request("GET", "/api/agents")[1]["agents"]}
@@ -110,7 +120,7 @@ def test_a_paused_calltaker_is_out_of_the_rotation(
             new_ticket(admin_api, before, lambda t: t["status"] == "answered")
         finally:
             call.hangup()
-        time.sleep(2.5)
+        desk_free_again(apis["2001"])
     assert phones["2001"].rang == 2 and phones["2002"].rang == 0
 
     # The session log says who paused and why.
@@ -142,11 +152,10 @@ def test_an_abandoned_call_marks_the_ticket(asterisk, admin_api, calltaker_api, 
             lambda m: m["type"] == "screen-pop" and m["stage"] == "ringing", timeout=40
         )
         assert ringing["ticket"]["category"] == "fire"
-        for _ in range(100):  # the pop comes as Asterisk starts ringing; let the phone ring
-            if desk.rang:
-                break
-            time.sleep(0.05)
-        time.sleep(1.0)
+        # The pop comes as Asterisk starts ringing; the caller gives up once the phone rings
+        # and the console shows it ringing.
+        desk.wait_rang(timeout=5)
+        console.wait_for(lambda m: m["type"] == "desk" and m["desk"]["state"] == "ringing")
         call.hangup()
         # The queue reports the abandon, then the channel's hangup: wait for both.
         ticket = new_ticket(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import urllib.request
 
-from tests.centre import VOSK_MODEL, Api, Controller, press
+from tests.centre import VOSK_MODEL, Api, Controller, hear_the_welcome, press
 
 
 def test_a_missing_model_degrades_speech_and_the_ivr_runs_on_keys(
@@ -36,7 +35,7 @@ def test_a_missing_model_degrades_speech_and_the_ivr_runs_on_keys(
         before = {t["id"] for t in api.tickets(limit="500")}
         call = caller.dial("112")
         try:
-            time.sleep(1.5)
+            hear_the_welcome(call)
             press(call, "1")
             ticket = api.wait_for_ticket(
                 lambda t: (

@@ -109,7 +109,7 @@ def test_dispatch_makes_a_three_way_conference(asterisk, admin_api, calltaker_ap
         talk(call, 4.0)
         assert heard_energy(agency_call, 2.0) > SOUND
         assert heard_energy(desk_call, 1.0) > SOUND
-        time.sleep(1.5)  # the caller's tone ends
+        time.sleep(1.5)  # audio timing: the caller's tone (4 s, 3 s of it measured) ends
         # Agency → caller.
         assert heard_energy(call, 1.5) < QUIET
         talk(agency_call, 4.0, freq=660.0)
@@ -117,7 +117,7 @@ def test_dispatch_makes_a_three_way_conference(asterisk, admin_api, calltaker_ap
 
         # The call-taker may leave: caller and agency stay connected.
         desk_call.hangup()
-        time.sleep(1.5)
+        time.sleep(1.5)  # audio timing: the conference goes on without them
         talk(call, 3.0)
         assert heard_energy(agency_call, 2.0) > SOUND
     finally:

@@ -12,10 +12,12 @@ from tests.centre import (
     call_112_and_press,
     hang_up,
     heard_energy,
+    local_caller_hangs_up,
     phone,
     place_scripted_112_call,
     talk,
 )
+from tests.waiting import wait_until
 
 SOUND = 10.0
 QUIET = 3.0
@@ -29,23 +31,17 @@ def board(api: Api) -> dict:
 
 def quiet_centre(api: Api, timeout: float = 120) -> dict:
     """The board once no call of an earlier test is still live: this test's figures are its own."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = board(api)
-        if not now["live"]["calls"]:
-            return now
-        time.sleep(1)
-    raise AssertionError(f"calls still live: {now['live']['calls']}")
+    return until(api, lambda b: not b["live"]["calls"], timeout)
 
 
 def until(api: Api, match, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = board(api)
-        if match(now):
-            return now
-        time.sleep(0.3)
-    raise AssertionError("the board never showed it")
+    seen: list[dict] = []
+
+    def shown() -> dict | None:
+        seen[:] = [board(api)]
+        return seen[0] if match(seen[0]) else None
+
+    return wait_until(shown, timeout, 0.3, lambda: f"the board never showed it: {seen[0]['live']}")
 
 
 @pytest.fixture
@@ -74,15 +70,18 @@ def test_the_board_counts_a_scripted_set_of_calls_exactly(
     hang_up(first)  # …then the desk is free (after 1 s of wrap-up) and answers them
     desk.wait_answered(count=2, timeout=20)
 
-    # Abandoned: a caller queues while the desk is busy, and gives up.
-    place_scripted_112_call(asterisk.config, '"Penelepon Tiga" <9033>', keys="5", stay=28)
-    until(
-        supervisor_api,
-        lambda b: any(
-            c["caller_number"] == "9033" and c["state"] == "waiting" for c in b["live"]["calls"]
-        ),
-        timeout=60,
-    )
+    # Abandoned: a caller queues while the desk is busy, and gives up (hangs up once waiting).
+    place_scripted_112_call(asterisk.config, '"Penelepon Tiga" <9033>', keys="5", stay=120)
+    try:
+        until(
+            supervisor_api,
+            lambda b: any(
+                c["caller_number"] == "9033" and c["state"] == "waiting" for c in b["live"]["calls"]
+            ),
+            timeout=60,
+        )
+    finally:
+        local_caller_hangs_up(asterisk.config, "9033")
     until(
         supervisor_api,
         lambda b: not any(c["caller_number"] == "9033" for c in b["live"]["calls"]),
@@ -90,8 +89,9 @@ def test_the_board_counts_a_scripted_set_of_calls_exactly(
     )
     hang_up(second)
 
-    # A prank: answered fast, closed as prank by the call-taker.
-    time.sleep(2)
+    # A prank: answered fast, closed as prank by the call-taker; once the board has let the
+    # earlier calls go, so the one live call below is the prank.
+    quiet_centre(supervisor_api, timeout=20)
     prank = call_112_and_press(caller, "1")
     desk.wait_answered(count=3, timeout=40)
     live = until(supervisor_api, lambda b: b["live"]["calltaker"] == 1)["live"]["calls"][0]
@@ -151,6 +151,8 @@ def test_a_supervisor_listens_without_being_heard(
         )
         assert status == 202, reply
         spy = supervisor.wait_answered(timeout=20)
+        # Audio timing, not conditions: the spy joins a moment after answering; the caller's
+        # tone (3 s, 2 s of it measured) is over before the supervisor speaks.
         time.sleep(1.5)
         assert heard_energy(spy, 1.5) < QUIET  # nobody talks yet
         talk(call, 3.0)

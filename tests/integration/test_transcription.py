@@ -14,6 +14,7 @@ import pytest
 from callcenter.speech.model import SpeechModel, SpeechUnavailable, load_model
 from callcenter.speech.transcribe import AudioError, read_audio, transcribe_file
 from tests.centre import VOSK_MODEL
+from tests.waiting import until_async
 
 MODEL = VOSK_MODEL
 KOREAN = "안녕하세요 저는 학생입니다 오늘 날씨가 좋습니다"
@@ -148,50 +149,49 @@ def test_the_transcribe_command(tmp_path, telephone_speech):
 
 
 class TestAfterTheCall:
-    """The durable queue with the real model and a real ticket store."""
+    """The durable queue with the real model and the real repositories."""
 
     @pytest.fixture
-    async def store(self, tmp_path):
-        from tests.unit.fakes import ticket_store
+    async def records(self, tmp_path):
+        from tests.records import sqlite_records
 
-        store = await ticket_store(tmp_path)
-        yield store
-        await store.engine.dispose()
+        records = await sqlite_records(tmp_path)
+        yield records
+        await records.engine.dispose()
 
-    async def _job(self, store, unique_id: str, path: Path) -> tuple[int, int]:
-        from callcenter.live.events import CallRef
+    async def _job(self, records, unique_id: str, path: Path) -> tuple[int, int]:
+        from callcenter.live.facts import CallRef
 
-        ticket = await store.open_ticket(
+        ticket = await records.calls.open_ticket(
             CallRef(unique_id=unique_id, caller_number="0341"), source="ivr"
         )
-        job_id = await store.queue_transcription(unique_id, str(path))
+        job_id = await records.jobs.queue(unique_id, str(path))
         assert job_id is not None
-        assert await store.queue_transcription(unique_id, str(path)) == job_id  # once per call
+        assert await records.jobs.queue(unique_id, str(path)) == job_id  # once per call
         return ticket.id, job_id
 
-    async def _until(self, store, ticket_id: int, done) -> object:
-        import asyncio
+    async def _until(self, records, ticket_id: int, done) -> object:
+        async def progressed() -> object:
+            ticket = await records.tickets.get(ticket_id)
+            return ticket if done(ticket) else None
 
-        for _ in range(300):
-            ticket = await store.get_ticket(ticket_id)
-            if done(ticket):
-                return ticket
-            await asyncio.sleep(0.1)
-        raise AssertionError("the transcription job did not progress")
+        return await until_async(progressed, 30, 0.1, "the transcription job did not progress")
 
-    async def test_a_recording_and_a_broken_one(self, model, store, telephone_speech, tmp_path):
+    async def test_a_recording_and_a_broken_one(self, model, records, telephone_speech, tmp_path):
         from callcenter.speech.jobs import Transcriber
         from callcenter.speech.meaning import Gazetteer, Lexicon
 
-        good_ticket, _ = await self._job(store, "test-1.1", telephone_speech)
+        good_ticket, _ = await self._job(records, "test-1.1", telephone_speech)
         bad_ticket, bad_job = await self._job(
-            store, "test-2.1", _hostile(tmp_path, "truncated-header")
+            records, "test-2.1", _hostile(tmp_path, "truncated-header")
         )
-        worker = Transcriber(model, store, Lexicon.load(), Gazetteer.load(), 60, poll_seconds=0.05)
+        worker = Transcriber(
+            model, records.jobs, Lexicon.load(), Gazetteer.load(), 60, poll_seconds=0.05
+        )
         worker.start()
         try:
             ticket = await self._until(
-                store, good_ticket, lambda t: t.transcriptions[0].status == "done"
+                records, good_ticket, lambda t: t.transcriptions[0].status == "done"
             )
             job = ticket.transcriptions[0]
             # The job and the transcript are one commit, so a ticket read must show both
@@ -199,7 +199,7 @@ class TestAfterTheCall:
             assert ticket.transcript and job.words, (job.recording_path, job.seconds, job.text)
             assert any(e.kind == "transcribed" for e in ticket.events)
             ticket = await self._until(
-                store, bad_ticket, lambda t: t.transcriptions[0].attempts == 1
+                records, bad_ticket, lambda t: t.transcriptions[0].attempts == 1
             )
         finally:
             await worker.stop()
@@ -210,16 +210,16 @@ class TestAfterTheCall:
         assert failed.data["attempt"] == 1 and failed.data["retry_at"]
         # After the last attempt it says failed, and stays on the ticket.
         for attempt in range(3):
-            await store.transcription_failed(
+            await records.jobs.failed(
                 bad_job, "still unreadable", None if attempt == 2 else job.next_try_at
             )
-        ticket = await store.get_ticket(bad_ticket)
+        ticket = await records.tickets.get(bad_ticket)
         assert ticket.transcriptions[0].status == "failed"
         assert ticket.transcriptions[0].attempts == 4
 
-    async def test_words_fill_in_what_the_ivr_left_open(self, store, tmp_path):
-        ticket_id, job_id = await self._job(store, "test-3.1", tmp_path / "any.wav")
-        await store.transcription_done(
+    async def test_words_fill_in_what_the_ivr_left_open(self, records, tmp_path):
+        ticket_id, job_id = await self._job(records, "test-3.1", tmp_path / "any.wav")
+        await records.jobs.done(
             job_id,
             "omahku kebakaran nang Sukun",
             [],
@@ -232,7 +232,7 @@ class TestAfterTheCall:
                 "heard": "sukun",
             },
         )
-        ticket = await store.get_ticket(ticket_id)
+        ticket = await records.tickets.get(ticket_id)
         assert (ticket.category, ticket.kecamatan, ticket.transcript) == (
             "fire",
             "Sukun",
@@ -257,8 +257,11 @@ def test_a_calls_recording_is_transcribed_onto_its_ticket(
     )
     before = {t["id"] for t in admin_api.tickets(limit="500")}
     call = caller.dial("112")
-    call.write_audio(raw.read_bytes())
-    time.sleep(6)
+    speech = raw.read_bytes()
+    call.write_audio(speech)
+    # Audio timing, not a condition: the caller hangs up once all their speech has been sent
+    # (pyVoIP sends 8000 bytes a second), and a second more for it to reach the recording.
+    time.sleep(len(speech) / 8000 + 1.0)
     call.hangup()
     ticket = admin_api.wait_for_ticket(
         lambda t: (
@@ -277,9 +280,7 @@ def test_a_calls_recording_is_transcribed_onto_its_ticket(
 def test_a_description_is_recognised_live_through_audiosocket(
     asterisk, admin_api, caller, telephone_speech, tmp_path
 ):
-    import time
-
-    from tests.centre import press
+    from tests.centre import hear_the_welcome, press
 
     raw = tmp_path / "speech.u8"
     subprocess.run(
@@ -289,7 +290,7 @@ def test_a_description_is_recognised_live_through_audiosocket(
     before = {t["id"] for t in admin_api.tickets(limit="500")}
     call = caller.dial("112")
     try:
-        time.sleep(1.5)
+        hear_the_welcome(call)
         press(call, "1")  # police, during the welcome: next comes "describe after the tone"
         call.write_audio(raw.read_bytes() * 4)  # the caller keeps talking through it
         ticket = admin_api.wait_for_ticket(

@@ -14,8 +14,12 @@ run: setup
 	echo "Logins for the console and API (role, user, password):" && cat $(DEV)/logins && \
 	NGALAM_ASTERISK_ROOT=$$root exec $(BIN)/callcenter -c $(DEV)/callcenter.toml run --local-asterisk
 
+# Test files are shared out to TEST_WORKERS processes (each starts its own Asterisk and controller);
+# a file's tests stay together, in order. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+
 test: setup lint
-	NGALAM_ASTERISK_ROOT=$$(bash scripts/asterisk-root.sh) $(BIN)/pytest
+	NGALAM_ASTERISK_ROOT=$$(bash scripts/asterisk-root.sh) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: setup
 	$(BIN)/ruff check callcenter tests bench

@@ -166,7 +166,10 @@ secret = "{secrets.token_urlsafe(16)}"
 
 
 def write_test_config(directory: Path) -> Path:
-    rtp = 20000 + (os.getpid() % 200) * 100
+    # Each pytest-xdist worker has a centre of its own: its RTP range must not overlap another's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    slot = 190 + int(worker[2:]) if worker[2:].isascii() and worker[2:].isdigit() else None
+    rtp = 20000 + (slot if slot is not None and slot < 200 else os.getpid() % 190) * 100
     controller = "ami_reconnect_min = 0.2\nami_reconnect_max = 2.0\n"
     text = private_instance_toml(f"test-{os.getpid()}", rtp, directory, controller)
     text += f"""

@@ -29,9 +29,10 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from callcenter.live.bus import Bus  # noqa: E402
-from callcenter.live.facts import TicketChanged  # noqa: E402
+from callcenter.live.messages import TicketChanged  # noqa: E402
 from callcenter.web import live  # noqa: E402
-from callcenter.web.auth import ACCOUNTS_KEY, Role, hash_password, login  # noqa: E402
+from callcenter.web.access import Role  # noqa: E402
+from callcenter.web.auth import ACCOUNTS_KEY, hash_password, login  # noqa: E402
 from callcenter.web.services import SERVICES  # noqa: E402
 from tests.records import sqlite_records  # noqa: E402
 from tests.unit.fakes import routing_config  # noqa: E402

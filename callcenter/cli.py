@@ -17,8 +17,9 @@ from .config import Config, ConfigError
 from .telephony.asterisk import PROMPTS_DIR, render_config
 from .tickets.db import Database, create_engine
 from .tickets.migrations import migrate
+from .web.access import Role
 from .web.accounts import Accounts
-from .web.auth import Role, hash_password
+from .web.auth import hash_password
 
 log = logging.getLogger("callcenter")
 

@@ -84,7 +84,7 @@ class DeskService:
     # ---- what Asterisk tells us ------------------------------------------------------------
 
     async def handle(self, event: CallEvent) -> None:
-        """Apply a queue event (the store has already recorded its ticket side)."""
+        """Apply a queue event (its ticket side is already recorded: see the fact table)."""
         changed: list[Desk] = []
         match event:
             case MemberChanged(member=member, logged_in=logged_in, at=at):
@@ -196,6 +196,6 @@ class DeskService:
         return self.desks.of_extension(extension) or desk
 
     async def events(self, extension: str) -> list[DeskEvent]:
-        """The desk's sessions at the queue, newest first."""
-        self.desk_of(extension)
+        """The desk's sessions at the queue, newest first (also of a desk no longer configured:
+        the log is its history)."""
         return await self._desk_log.of(extension)

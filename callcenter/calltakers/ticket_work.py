@@ -10,8 +10,9 @@ from ..config import Config
 from ..refused import Refused, Why
 from ..speech.meaning import Gazetteer
 from ..tickets.edits import EditError, parse_edit, parse_outcome
+from ..tickets.lifecycle import AlreadyClosed
 from ..tickets.models import Ticket
-from ..tickets.repository import AlreadyClosed, Tickets
+from ..tickets.repository import Tickets
 from .protocols import Protocols
 
 

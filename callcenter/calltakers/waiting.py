@@ -51,7 +51,7 @@ def _key(
     if since is None:
         time = _NO_TIME
     else:
-        if since.tzinfo is None:  # the store's times are UTC; a naive one is taken as UTC too
+        if since.tzinfo is None:  # the database's times are UTC; a naive one is taken as UTC too
             since = since.replace(tzinfo=UTC)
         time = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     return f"{rank:04d} {time} {max(ticket_id, 0):020d}"

@@ -58,18 +58,9 @@ class DispatchLog:
         async with self._db.session() as db:
             dispatch = await db.get_one(Dispatch, dispatch_id)
             ticket = await db.get_one(Ticket, dispatch.ticket_id)
-            dispatch.outcome = outcome
-            dispatch.reason = reason[:64] or None
-            if outcome in ("answered", "ended"):
-                dispatch.answered_at = dispatch.answered_at or answered_at or now()
-                ticket.agency = dispatch.agency
-                ticket.dispatched_at = ticket.dispatched_at or dispatch.answered_at
-                new_status = lifecycle.after_dispatched(lifecycle.Status(ticket.status))
-                if new_status is not None:
-                    ticket.status = new_status
-            if ended_at is not None:
-                dispatch.ended_at = ended_at
-                dispatch.outcome = "ended" if dispatch.answered_at else outcome
+            lifecycle.dispatch_outcome(
+                ticket, dispatch, outcome, reason, now(), answered_at, ended_at
+            )
             db.add(
                 TicketEvent(
                     ticket=ticket,

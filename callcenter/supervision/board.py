@@ -1,6 +1,6 @@
 """The supervisors' board: the calls live right now, every desk, and today's figures.
 
-Recomputed from the store when something changed (a ticket event, a desk), at most once a
+Recomputed from the database when something changed (a ticket event, a desk), at most once a
 `interval`, and pushed to the supervisors' consoles; nothing is counted twice in memory, so the
 board can never drift from the tickets.
 """
@@ -127,7 +127,7 @@ class Board:
         dirty = True
         try:
             while True:
-                if subscription.dropped:  # fell behind a burst: catch up from the store
+                if subscription.dropped:  # fell behind a burst: catch up from the database
                     subscription = self._bus.subscribe()
                     dirty = True
                 try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..live.facts import CallAbandoned, CallAnswered, CallEnded, CallQueued
 from .edits import TicketEdit
-from .models import Call, Ticket
+from .models import Call, Dispatch, Ticket
 
 
 class Status(StrEnum):
@@ -133,6 +133,49 @@ def flags_after_event(kind: str, flags: list[str]) -> list[str]:
 
 def flags_after_close(outcome: str, flags: list[str]) -> list[str]:
     return with_flags(flags, outcome) if outcome in OUTCOME_FLAGS else flags
+
+
+# ---- closing -----------------------------------------------------------------------------------
+
+
+class AlreadyClosed(ValueError):
+    """A closed ticket keeps its first outcome: a correction is an edit, not a second close."""
+
+
+def close(ticket: Ticket, outcome: str, actor: str, at: datetime) -> None:
+    """Classify the call and close its ticket (AlreadyClosed if it was)."""
+    if ticket.closed_at is not None:
+        raise AlreadyClosed(f"already closed as {ticket.outcome} by {ticket.closed_by}")
+    ticket.outcome, ticket.closed_at, ticket.closed_by = outcome, at, actor
+    ticket.flags = flags_after_close(outcome, ticket.flags)
+
+
+# ---- dispatches -----------------------------------------------------------------------------------
+
+
+def dispatch_outcome(
+    ticket: Ticket,
+    dispatch: Dispatch,
+    outcome: str,
+    reason: str,
+    at: datetime,
+    answered_at: datetime | None = None,
+    ended_at: datetime | None = None,
+) -> None:
+    """How an agency's ringing ended. Answered (or over after an answer): the ticket is the
+    agency's from the moment it answered; anything else is only recorded on the dispatch."""
+    dispatch.outcome = outcome
+    dispatch.reason = reason[:64] or None
+    if outcome in ("answered", "ended"):
+        dispatch.answered_at = dispatch.answered_at or answered_at or at
+        ticket.agency = dispatch.agency
+        ticket.dispatched_at = ticket.dispatched_at or dispatch.answered_at
+        new_status = after_dispatched(Status(ticket.status))
+        if new_status is not None:
+            ticket.status = new_status
+    if ended_at is not None:
+        dispatch.ended_at = ended_at
+        dispatch.outcome = "ended" if dispatch.answered_at else outcome
 
 
 # ---- what a call-taker's edit and a transcript's words change ----------------------------------

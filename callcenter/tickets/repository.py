@@ -16,10 +16,6 @@ from .edits import TicketEdit
 from .models import Ticket, TicketEvent, now
 
 
-class AlreadyClosed(ValueError):
-    """A closed ticket keeps its first outcome: a correction is an edit, not a second close."""
-
-
 class Tickets:
     def __init__(self, db: Database):
         self._db = db
@@ -91,15 +87,12 @@ class Tickets:
             return ticket
 
     async def close(self, ticket_id: int, outcome: str, actor: str) -> Ticket | None:
-        """Classify the call and close its ticket (AlreadyClosed if it was)."""
+        """Close the ticket with the call's type (lifecycle.close; AlreadyClosed if it was)."""
         async with self._db.session() as db:
             ticket = await db.get(Ticket, ticket_id)
             if ticket is None:
                 return None
-            if ticket.closed_at is not None:
-                raise AlreadyClosed(f"already closed as {ticket.outcome} by {ticket.closed_by}")
-            ticket.outcome, ticket.closed_at, ticket.closed_by = outcome, now(), actor
-            ticket.flags = lifecycle.flags_after_close(outcome, ticket.flags)
+            lifecycle.close(ticket, outcome, actor, now())
             db.add(
                 TicketEvent(ticket=ticket, actor=actor, kind="closed", data={"outcome": outcome})
             )
@@ -130,6 +123,36 @@ class Tickets:
                     .options(selectinload(Ticket.events))
                 )
             )
+
+    async def last_reached(self, numbers: list[str], since: datetime) -> dict[str, datetime]:
+        """For each number reached since `since`, when it last was: a call of it answered by a
+        call-taker, or a callback to it answered (on any of its tickets). Two reads, whatever the
+        number of numbers."""
+        numbers = [n for n in set(numbers) if n]
+        if not numbers:
+            return {}
+        answered = (
+            select(Ticket.caller_number, func.max(Ticket.answered_at))
+            .where(Ticket.caller_number.in_(numbers), Ticket.answered_at >= since)
+            .group_by(Ticket.caller_number)
+        )
+        called_back = (
+            select(Ticket.caller_number, func.max(TicketEvent.at))
+            .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+            .where(
+                Ticket.caller_number.in_(numbers),
+                TicketEvent.kind == "callback-answered",
+                TicketEvent.at >= since,
+            )
+            .group_by(Ticket.caller_number)
+        )
+        reached: dict[str, datetime] = {}
+        async with self._db.snapshot() as db:
+            for query in (answered, called_back):
+                for number, at in (await db.execute(query)).all():
+                    if at is not None and (number not in reached or at > reached[number]):
+                        reached[number] = at
+        return reached
 
     async def caller_counts(self, numbers: list[str]) -> dict[str, dict[str, int]]:
         """For each number: its tickets, and how many were pranks or silent calls."""

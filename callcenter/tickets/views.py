@@ -1,4 +1,4 @@
-"""How tickets look outside the store: in the API, on the live feed and in a screen-pop.
+"""How tickets look outside the database: in the API, on the live feed and in a screen-pop.
 
 Plain functions over loaded rows; they read columns only, so they are safe right after a commit.
 """

@@ -14,7 +14,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from ..tickets.models import User
-from .access import Role as Role  # lives in access; the CLI and tests import it from here
+from .access import Role
 from .accounts import Accounts
 
 SESSION_COOKIE = "ngalam112_session"

@@ -3,11 +3,14 @@ agency's tickets."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from ..refused import Refused
 from ..tickets.lifecycle import Status
-from ..tickets.models import User
+from ..tickets.models import Ticket, User
 from ..tickets.views import ticket_detail, ticket_summary
 from .access import DESK, READERS, Role
 from .auth import requires
@@ -68,24 +71,24 @@ async def get_ticket(request: web.Request) -> web.Response:
 @requires(*DESK)
 async def patch_ticket(request: web.Request) -> web.Response:
     """Edit what/where/who, the place, category, prank/silent flags and protocol ticks."""
-    body = await json_body(request)
-    try:
-        edited = await services_of(request).ticket_work.edit(
-            ticket_id_of(request), body, user_of(request).username
-        )
-    except Refused as e:
-        raise refused(e) from None
-    return web.json_response(ticket_summary(edited))
+    return await _change(request, services_of(request).ticket_work.edit)
 
 
 @requires(*DESK)
 async def post_close(request: web.Request) -> web.Response:
     """Close with the call's type: darurat, informasi, prank, ghost, tidak-tercatat."""
+    return await _change(request, services_of(request).ticket_work.close)
+
+
+async def _change(
+    request: web.Request,
+    change: Callable[[int, dict[str, Any], str], Awaitable[Ticket]],
+) -> web.Response:
+    """A call-taker's change to a ticket: the changed ticket, or the domain's no as HTTP."""
+    ticket_id = ticket_id_of(request)
     body = await json_body(request)
     try:
-        closed = await services_of(request).ticket_work.close(
-            ticket_id_of(request), body, user_of(request).username
-        )
+        changed = await change(ticket_id, body, user_of(request).username)
     except Refused as e:
         raise refused(e) from None
-    return web.json_response(ticket_summary(closed))
+    return web.json_response(ticket_summary(changed))

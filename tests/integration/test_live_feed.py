@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.live.bus import Bus
 from callcenter.live.messages import DeskChanged
 from callcenter.web import live
-from callcenter.web.auth import ACCOUNTS_KEY, Role, hash_password, login
+from callcenter.web.access import Role
+from callcenter.web.auth import ACCOUNTS_KEY, hash_password, login
 from callcenter.web.services import SERVICES
 from tests.records import sqlite_records
 from tests.unit.fakes import routing_config

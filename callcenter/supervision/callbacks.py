@@ -1,24 +1,30 @@
 """Calling back callers who hung up before a call-taker answered.
 
-Every abandoned call is on the callback list (for `[callbacks] window_hours`) until a callback
-reaches the caller. One click rings the chosen call-taker's phone; when they pick up, Asterisk
+The callback list has one entry per number that hung up before a call-taker answered, within
+`[callbacks] window_hours`: how many times and when it rang, and its newest ticket, which a
+callback attaches to. The entry clears once that number is reached: a later call from it answered
+by a call-taker, or a callback to it answered; a call abandoned after that starts a new entry.
+Anonymous and unknown numbers are not one person: each such call is an entry of its own, and
+cannot be called back. One click rings the chosen call-taker's phone; when they pick up, Asterisk
 dials the caller (`[callbacks] dial`), showing 112, and the `callback` FastAGI route records on
-the original ticket whether the caller answered and for how long. Numbers that keep calling
-silently or as a prank are shown with their counts, for a supervisor to review.
+the ticket whether the caller answered and for how long. Numbers that keep calling silently or as
+a prank are shown with their counts, for a supervisor to review.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..config import Config
-from ..ivr.channel import Channel
 from ..refused import Refused, Why
 from ..telephony import dialplan
-from ..tickets.models import now
+from ..telephony.channel import Channel
+from ..tickets.models import Ticket, now
 from ..tickets.repository import Tickets
 from ..tickets.views import ticket_summary
 
@@ -31,6 +37,8 @@ OUTCOMES = {
     "NOANSWER": "callback-no-answer",
     "BUSY": "callback-busy",
 }
+# What a callback left on a ticket, after it was asked for.
+CALLBACK_ENDS = (*OUTCOMES.values(), "callback-failed")
 
 
 class CallbackPort(Protocol):
@@ -41,6 +49,73 @@ class CallbackError(Refused):
     """No callback: no such ticket, a number that cannot be dialled, or no such desk."""
 
 
+def callable_number(number: str) -> bool:
+    return bool(NUMBER_RE.fullmatch(number))
+
+
+@dataclass(frozen=True)
+class CallbackEntry:
+    """One line of the callback list: a number's calls not answered since it was last reached,
+    newest first (`tickets[0]` is the one a callback attaches to); an unknown number's one call."""
+
+    number: str
+    callable: bool
+    tickets: tuple[Ticket, ...]
+
+    @property
+    def latest(self) -> Ticket:
+        return self.tickets[0]
+
+
+def callback_list(
+    abandoned: Sequence[Ticket], reached: Mapping[str, datetime]
+) -> list[CallbackEntry]:
+    """Group abandoned tickets (newest first, with their events) by caller number, newest entry
+    first. `reached` holds, per number, the last time it was reached: a later call answered by a
+    call-taker, or a callback answered. A callback answered on one of these tickets counts too.
+    A call that rang before its number was last reached is off the list."""
+    # A number gathers its calls; an unknown number's call stands alone, under its ticket id.
+    groups: dict[str | int, list[Ticket]] = {}
+    for ticket in abandoned:
+        number = ticket.caller_number
+        groups.setdefault(number if callable_number(number) else ticket.id, []).append(ticket)
+    listed = []
+    for key, tickets in groups.items():  # first seen first: the newest call's entry first
+        number = tickets[0].caller_number
+        times = [e.at for t in tickets for e in t.events if e.kind == "callback-answered"]
+        if isinstance(key, str) and key in reached:
+            times.append(reached[key])
+        last_reached = max(times, default=None)
+        waiting = tuple(t for t in tickets if last_reached is None or t.arrived_at > last_reached)
+        if waiting:
+            listed.append(CallbackEntry(number, isinstance(key, str), waiting))
+    return listed
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def entry_json(entry: CallbackEntry, record: dict[str, int], review_after: int) -> dict[str, Any]:
+    """An entry as GET /api/callbacks shows it."""
+    events = sorted((e for t in entry.tickets for e in t.events), key=lambda e: e.at)
+    ended = [e for e in events if e.kind in CALLBACK_ENDS]
+    return {
+        "number": entry.number,
+        "callable": entry.callable,
+        "count": len(entry.tickets),
+        "calls": [
+            {"ticket_id": t.id, "arrived_at": _time(t.arrived_at), "category": t.category}
+            for t in entry.tickets
+        ],
+        "ticket": ticket_summary(entry.latest),
+        "attempts": sum(1 for e in events if e.kind == "callback-requested"),
+        "last_callback": ({"kind": ended[-1].kind, "at": _time(ended[-1].at)} if ended else None),
+        "record": record,
+        "review": record["prank"] >= review_after or record["silent"] >= review_after,
+    }
+
+
 class Callbacks:
     def __init__(self, config: Config, tickets: Tickets, telephony: CallbackPort):
         self._config = config
@@ -48,27 +123,20 @@ class Callbacks:
         self._telephony = telephony
 
     async def waiting(self) -> list[dict[str, Any]]:
-        """Abandoned calls not yet reached by a callback, newest first, with each number's record."""
+        """One entry per number not yet reached since it hung up unanswered, newest first, with
+        its calls and its record; from three reads whatever the number of callers."""
         since = now() - timedelta(hours=self._config.callbacks.window_hours)
-        tickets = await self._tickets.abandoned_since(since)
-        counts = await self._tickets.caller_counts([t.caller_number for t in tickets])
+        abandoned = await self._tickets.abandoned_since(since)
+        numbers = sorted({t.caller_number for t in abandoned if callable_number(t.caller_number)})
+        reached = await self._tickets.last_reached(numbers, since)
+        entries = callback_list(abandoned, reached)
+        counts = await self._tickets.caller_counts([e.number for e in entries if e.callable])
         review_after = self._config.prank_policy.review_after
-        waiting = []
-        for ticket in tickets:
-            kinds = [e.kind for e in ticket.events]
-            if "callback-answered" in kinds:
-                continue
-            record = counts.get(ticket.caller_number, {"tickets": 1, "prank": 0, "silent": 0})
-            waiting.append(
-                {
-                    **ticket_summary(ticket),
-                    "callable": bool(NUMBER_RE.fullmatch(ticket.caller_number)),
-                    "attempts": kinds.count("callback-requested"),
-                    "record": record,
-                    "review": record["prank"] >= review_after or record["silent"] >= review_after,
-                }
-            )
-        return waiting
+        alone = {"tickets": 1, "prank": 0, "silent": 0}
+        return [
+            entry_json(e, counts.get(e.number, alone) if e.callable else alone, review_after)
+            for e in entries
+        ]
 
     async def call_back(self, ticket_id: int, extension: str, actor: str) -> str:
         """Ring the call-taker at `extension`, then the caller; returns the callback's leg id."""
@@ -76,7 +144,7 @@ class Callbacks:
         if ticket is None:
             raise CallbackError("no such ticket", Why.NOT_FOUND)
         number = ticket.caller_number
-        if not NUMBER_RE.fullmatch(number):
+        if not callable_number(number):
             raise CallbackError("the caller's number is unknown or not diallable")
         phone = next((p for p in self._config.calltakers if p.extension == extension), None)
         if phone is None:

@@ -3,8 +3,16 @@ national 112 monitoring export.
 
 The rows of a range are read once and counted here, in Python: the same code on SQLite and
 PostgreSQL, and independent of the SQL the tests check the figures with. Days and hours are the
-centre's local time. Answer times run from the moment a caller entered the queue (the IVR's own
-time is the caller being served, not waiting) to a call-taker answering.
+centre's local time.
+
+Time to answer is what the caller lived: from the moment Asterisk answered the call (the
+ticket's `arrived_at`, stamped as the dialplan answers, within a fraction of a second) to a
+call-taker answering, welcome and prompts included. The same calls are also measured from the
+moment they entered the queue (`queue_answer_*`), which shows the queue apart from what comes
+before it. Both count the calls that reached the queue (`offered`), so their shares compare.
+
+The national export counts call types per day (the outcome a call-taker closed each ticket with,
+by the local day it arrived): it carries no answer time, and this changes nothing in it.
 """
 
 from __future__ import annotations
@@ -22,6 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .edits import OUTCOMES
 from .models import Ticket
 
+# Where each answer time starts (also in every summary, for whoever reads the JSON or CSV).
+MEASURED_FROM = {
+    "answer": "the call answered by the system (arrived_at)",
+    "queue_answer": "the caller entering the queue (queued_at)",
+}
 # The standard emergency centres report: answered within 10, 15 and 20 seconds.
 ANSWER_WITHIN = (10, 15, 20)
 # The answer-time distribution's upper bounds in seconds (and "more").
@@ -57,6 +70,15 @@ class TicketRow:
 
     @property
     def answer_seconds(self) -> float | None:
+        """From the call answered by the system to a call-taker answering (None if not both, or
+        if it never reached the queue: the same calls as `queue_answer_seconds`)."""
+        if self.queued_at is None or self.answered_at is None:
+            return None
+        return max(0.0, (self.answered_at - self.arrived_at).total_seconds())
+
+    @property
+    def queue_answer_seconds(self) -> float | None:
+        """From entering the queue to a call-taker answering."""
         if self.queued_at is None or self.answered_at is None:
             return None
         return max(0.0, (self.answered_at - self.queued_at).total_seconds())
@@ -84,35 +106,46 @@ def percentile(values: list[float], pct: int) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, -(-pct * len(ordered) // 100) - 1))]
 
 
+def answer_figures(seconds: list[float], offered: int, prefix: str) -> dict[str, Any]:
+    """The shares answered within 10/15/20 s of the `offered` calls, the distribution and the
+    p50/p90 of one measure of answer times, its keys starting with `prefix` ("" or "queue_")."""
+    buckets: Counter[str] = Counter()
+    for value in seconds:
+        bound = next((b for b in ANSWER_BUCKETS if value <= b), None)
+        buckets[f"<={bound}" if bound else f">{ANSWER_BUCKETS[-1]}"] += 1
+    within = {str(s): sum(1 for a in seconds if a <= s) for s in ANSWER_WITHIN}
+    return {
+        f"{prefix}answered_within": within,
+        # Share of callers who reached the queue and were answered in time (None: nobody queued).
+        f"{prefix}answered_within_pct": {
+            s: (round(100 * n / offered, 1) if offered else None) for s, n in within.items()
+        },
+        f"{prefix}answer_buckets": {
+            **{f"<={b}": buckets[f"<={b}"] for b in ANSWER_BUCKETS},
+            f">{ANSWER_BUCKETS[-1]}": buckets[f">{ANSWER_BUCKETS[-1]}"],
+        },
+        f"{prefix}answer_p50": percentile(seconds, 50),
+        f"{prefix}answer_p90": percentile(seconds, 90),
+    }
+
+
 def figures(rows: Iterable[TicketRow]) -> dict[str, Any]:
-    """Counts and times of a set of tickets."""
+    """Counts and times of a set of tickets. `answer…` times run from the call answered by the
+    system, `queue_answer…` from entering the queue (see MEASURED_FROM)."""
     rows = list(rows)
     offered = [r for r in rows if r.queued_at is not None]
     answer = [s for r in offered if (s := r.answer_seconds) is not None]
+    queue_answer = [s for r in offered if (s := r.queue_answer_seconds) is not None]
     dispatch = [s for r in rows if (s := r.dispatch_seconds) is not None]
-    buckets: Counter[str] = Counter()
-    for seconds in answer:
-        bound = next((b for b in ANSWER_BUCKETS if seconds <= b), None)
-        buckets[f"<={bound}" if bound else f">{ANSWER_BUCKETS[-1]}"] += 1
     outcomes = Counter(r.outcome or NOT_CLOSED for r in rows)
     total = len(rows)
-    within = {str(s): sum(1 for a in answer if a <= s) for s in ANSWER_WITHIN}
     return {
         "tickets": total,
         "offered": len(offered),
         "answered": len(answer),
         "abandoned": sum(1 for r in rows if r.status == "abandoned"),
-        "answered_within": within,
-        # Share of callers who reached the queue and were answered in time (None: nobody queued).
-        "answered_within_pct": {
-            s: (round(100 * n / len(offered), 1) if offered else None) for s, n in within.items()
-        },
-        "answer_buckets": {
-            **{f"<={b}": buckets[f"<={b}"] for b in ANSWER_BUCKETS},
-            f">{ANSWER_BUCKETS[-1]}": buckets[f">{ANSWER_BUCKETS[-1]}"],
-        },
-        "answer_p50": percentile(answer, 50),
-        "answer_p90": percentile(answer, 90),
+        **answer_figures(answer, len(offered), ""),
+        **answer_figures(queue_answer, len(offered), "queue_"),
         "dispatched": len(dispatch),
         "dispatch_p50": percentile(dispatch, 50),
         "dispatch_p90": percentile(dispatch, 90),
@@ -145,7 +178,8 @@ def grouped(rows: list[TicketRow], by: str, zone: ZoneInfo) -> list[dict[str, An
 
 
 def national(rows: list[TicketRow], days: list[date], zone: ZoneInfo) -> list[dict[str, Any]]:
-    """Per local day, the call types the national 112 monitoring counts."""
+    """Per local day a ticket arrived, the call types the national 112 monitoring counts (the
+    outcome each ticket was closed with; NOT_CLOSED while open). No answer time is part of it."""
     per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in days}
     for row in rows:
         day = row.arrived_at.astimezone(zone).date().isoformat()
@@ -231,6 +265,7 @@ class Reports:
             "to": last.isoformat(),
             "by": by,
             "timezone": str(self.zone),
+            "measured_from": MEASURED_FROM,
             "total": figures(rows),
             "groups": grouped(rows, by, self.zone),
         }
@@ -245,6 +280,7 @@ class Reports:
             "from": first.isoformat(),
             "to": last.isoformat(),
             "timezone": str(self.zone),
+            "measured_from": MEASURED_FROM,
             "total": figures(rows),
             "sections": {by: grouped(rows, by, self.zone) for by in DIMENSIONS if by != "day"},
             "national": national(rows, _days(first, last), self.zone),

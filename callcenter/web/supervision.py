@@ -38,7 +38,9 @@ async def post_listen(request: web.Request) -> web.Response:
 
 @requires(*DESK)
 async def get_callbacks(request: web.Request) -> web.Response:
-    """Abandoned calls not yet reached by a callback, with each number's prank/silent record."""
+    """One entry per number that hung up unanswered and was not reached since, newest first: how
+    many times and when it rang, its newest ticket (`ticket.id`, where a callback goes), callback
+    attempts, and the number's prank/silent record. Unknown numbers: one entry per call."""
     return web.json_response({"callbacks": await services_of(request).callbacks.waiting()})
 
 

@@ -11,8 +11,10 @@ from tests.centre import (
     call_112_and_press,
     hang_up,
     heard_energy,
+    local_caller_hangs_up,
     phone,
     place_local_112_call,
+    place_scripted_112_call,
     talk,
 )
 from tests.waiting import wait_until
@@ -61,11 +63,13 @@ def test_an_abandoned_caller_is_called_back_from_a_chosen_desk(
         )
         calltaker_api.desk("2001", "logged-out")
 
-        listed = {
-            c["id"]: c for c in supervisor_api.request("GET", "/api/callbacks")[1]["callbacks"]
-        }
-        entry = listed[ticket["id"]]
-        assert entry["callable"] and entry["attempts"] == 0 and entry["record"]["tickets"] >= 1
+        # One entry for the number; its newest call is the ticket a callback goes to.
+        entry = callback_entry(supervisor_api, "9001")
+        assert (
+            entry["ticket"]["id"] == ticket["id"] and entry["calls"][0]["ticket_id"] == ticket["id"]
+        )
+        assert entry["callable"] and entry["attempts"] == 0
+        assert entry["record"]["tickets"] >= entry["count"] >= 1
 
         path = f"/api/tickets/{ticket['id']}/callback"
         assert petugas2_api.request("POST", path, {"extension": "2001"})[0] == 403  # not their desk
@@ -100,11 +104,65 @@ def test_an_abandoned_caller_is_called_back_from_a_chosen_desk(
         assert kinds["callback-requested"]["actor"] == "penyelia"
         assert kinds["callback-requested"]["data"]["extension"] == "2001"
         assert kinds["callback-answered"]["data"]["seconds"] > 2
-        # Reached: off the list.
-        listed = supervisor_api.request("GET", "/api/callbacks")[1]["callbacks"]
-        assert ticket["id"] not in {c["id"] for c in listed}
+        # Reached: the number is off the list, with every call it had abandoned.
+        assert callback_entry(supervisor_api, "9001") is None
     finally:
         desk.stop()
+
+
+def callback_entry(api: Api, number: str) -> dict | None:
+    """The callback list's entry for `number` (None: not on the list)."""
+    status, body = api.request("GET", "/api/callbacks")
+    assert status == 200, body
+    entries = [c for c in body["callbacks"] if c["number"] == number]
+    assert len(entries) <= 1, entries  # one entry per number
+    return entries[0] if entries else None
+
+
+def test_a_number_that_rang_twice_is_one_entry_until_a_later_call_is_answered(
+    asterisk, admin_api, supervisor_api, calltaker_api
+):
+    number = "0341990112"
+    for _ in range(2):  # nobody at a desk: the caller gives up twice
+        place_local_112_call(asterisk.config, f'"Berulang" <{number}>', seconds=2)
+    abandoned = wait_until(
+        lambda: (
+            ts
+            if len(
+                ts := [
+                    t
+                    for t in admin_api.tickets(limit="500")
+                    if t["caller_number"] == number and t["status"] == "abandoned"
+                ]
+            )
+            == 2
+            else None
+        ),
+        30,
+        0.2,
+        "the two abandoned calls never showed",
+    )
+    entry = callback_entry(supervisor_api, number)
+    assert entry is not None and entry["count"] == 2 and entry["callable"]
+    assert [c["ticket_id"] for c in entry["calls"]] == sorted(
+        (t["id"] for t in abandoned), reverse=True
+    )
+    assert entry["ticket"]["id"] == max(t["id"] for t in abandoned)
+
+    # The third time a call-taker answers: the number has been reached, the entry clears.
+    desk = phone(asterisk, "2001", answer=True)
+    calltaker_api.desk("2001", "available")
+    try:
+        place_scripted_112_call(asterisk.config, f'"Berulang" <{number}>', keys="1", stay=90)
+        desk.wait_answered(timeout=60)
+        admin_api.wait_for_ticket(
+            lambda t: t["caller_number"] == number and t["answered_at"] is not None
+        )
+    finally:
+        local_caller_hangs_up(asterisk.config, number)
+        calltaker_api.desk("2001", "logged-out")
+        desk.stop()
+    assert callback_entry(supervisor_api, number) is None
 
 
 def test_a_number_without_digits_cannot_be_called_back(asterisk, admin_api, supervisor_api):
@@ -112,6 +170,13 @@ def test_a_number_without_digits_cannot_be_called_back(asterisk, admin_api, supe
     ticket = admin_api.wait_for_ticket(
         lambda t: t["caller_name"] == "Anonim" and t["status"] == "abandoned"
     )
+    # Anonymous callers are not one person: each call is an entry of its own, not callable.
+    entry = next(
+        c
+        for c in supervisor_api.request("GET", "/api/callbacks")[1]["callbacks"]
+        if c["ticket"]["id"] == ticket["id"]
+    )
+    assert not entry["callable"] and entry["count"] == 1
     status, reply = supervisor_api.request(
         "POST", f"/api/tickets/{ticket['id']}/callback", {"extension": "2001"}
     )

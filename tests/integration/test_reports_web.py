@@ -24,12 +24,19 @@ def test_supervisors_read_and_export_reports(asterisk, supervisor_api, calltaker
     assert status == 200 and body["by"] == "hour" and body["timezone"] == "Asia/Jakarta"
     today = body["from"]
     tickets_today = body["total"]["tickets"]
+    # Time to answer twice: what the caller lived, and the queue alone, over the same calls.
+    assert set(body["measured_from"]) == {"answer", "queue_answer"}
+    for prefix in ("", "queue_"):
+        assert set(body["total"][f"{prefix}answered_within_pct"]) == {"10", "15", "20"}
+        assert sum(body["total"][f"{prefix}answer_buckets"].values()) == body["total"]["answered"]
     assert tickets_today == sum(g["tickets"] for g in body["groups"])
 
     status, kind, text = get(supervisor_api, f"/api/reports/summary.csv?from={today}&by=category")
     assert status == 200 and kind.startswith("text/csv")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:3] == ["category", "tickets", "offered"]
+    assert {"answer_p50", "queue_answer_p50", "answered_within_15_pct"} <= set(rows[0])
+    assert "queue_answered_within_15_pct" in rows[0]
     assert rows[-1][0] == "total" and int(rows[-1][1]) >= tickets_today
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
@@ -52,6 +59,8 @@ def test_supervisors_read_and_export_reports(asterisk, supervisor_api, calltaker
         status, kind, html = get(supervisor_api, path)
         assert status == 200 and kind.startswith("text/html"), path
         assert "<svg" in html and 'id="total-tickets"' in html
+        assert 'id="within-15"' in html and 'id="queue-within-15"' in html, path
+        assert "sejak panggilan dijawab sistem" in html and "sejak masuk antrean" in html
     assert admin_api.request("GET", "/api/reports/national")[0] == 200
 
 

@@ -41,6 +41,9 @@ GROUP_SQL = {
     "hour": "strftime('%H', arrived_at, '+7 hours')",
     "day": "date(arrived_at, '+7 hours')",
 }
+# What the caller lived: from the call answered by the system (arrived_at) to a call-taker.
+LIVED = "(julianday(answered_at) - julianday(arrived_at)) * 86400"
+# The queue alone: from entering it to a call-taker.
 WAITED = "(julianday(answered_at) - julianday(queued_at)) * 86400"
 
 
@@ -53,6 +56,9 @@ def expected_by(db: sqlite3.Connection, by: str, first: date, last: date) -> dic
                SUM(queued_at IS NOT NULL),
                SUM(queued_at IS NOT NULL AND answered_at IS NOT NULL),
                SUM(status = 'abandoned'),
+               SUM(queued_at IS NOT NULL AND {LIVED} <= 10),
+               SUM(queued_at IS NOT NULL AND {LIVED} <= 15),
+               SUM(queued_at IS NOT NULL AND {LIVED} <= 20),
                SUM(queued_at IS NOT NULL AND {WAITED} <= 10),
                SUM(queued_at IS NOT NULL AND {WAITED} <= 15),
                SUM(queued_at IS NOT NULL AND {WAITED} <= 20),
@@ -75,10 +81,11 @@ def expected_by(db: sqlite3.Connection, by: str, first: date, last: date) -> dic
             "answered": r[3],
             "abandoned": r[4],
             "answered_within": {"10": r[5], "15": r[6], "20": r[7]},
-            "dispatched": r[8],
-            "prank": r[9],
-            "silent": r[10],
-            "outcomes": {**dict(zip(OUTCOMES, r[11:16], strict=True)), "belum-ditutup": r[16]},
+            "queue_answered_within": {"10": r[8], "15": r[9], "20": r[10]},
+            "dispatched": r[11],
+            "prank": r[12],
+            "silent": r[13],
+            "outcomes": {**dict(zip(OUTCOMES, r[14:19], strict=True)), "belum-ditutup": r[19]},
         }
     return expected
 
@@ -104,19 +111,24 @@ async def test_figures_match_independent_sql(seeded, by):
     assert report["total"]["tickets"] == 10_000
 
 
-async def test_times_and_shares_match_independent_sql(seeded):
-    reports, db = seeded
-    first, last = FIRST + timedelta(days=10), FIRST + timedelta(days=24)
-    report = await reports.summary(first, last, "category")
-    bounds = (utc_text(first), utc_text(last + timedelta(days=1)))
-    waited = [
+def seconds_of(db: sqlite3.Connection, measure: str, bounds: tuple[str, str]) -> list[float]:
+    return [
         r[0]
         for r in db.execute(
-            f"SELECT {WAITED} FROM tickets WHERE queued_at IS NOT NULL AND answered_at IS NOT NULL"  # noqa: S608
+            f"SELECT {measure} FROM tickets WHERE queued_at IS NOT NULL AND answered_at IS NOT NULL"  # noqa: S608
             " AND arrived_at >= ? AND arrived_at < ?",
             bounds,
         )
     ]
+
+
+@pytest.mark.parametrize(("prefix", "measure"), [("", LIVED), ("queue_", WAITED)])
+async def test_times_and_shares_match_independent_sql(seeded, prefix, measure):
+    reports, db = seeded
+    first, last = FIRST + timedelta(days=10), FIRST + timedelta(days=24)
+    report = await reports.summary(first, last, "category")
+    bounds = (utc_text(first), utc_text(last + timedelta(days=1)))
+    waited = seconds_of(db, measure, bounds)
     to_dispatch = [
         r[0]
         for r in db.execute(
@@ -126,22 +138,45 @@ async def test_times_and_shares_match_independent_sql(seeded):
         )
     ]
     total = report["total"]
-    assert total["answer_p50"] == pytest.approx(nearest_rank(waited, 50), abs=0.01)
-    assert total["answer_p90"] == pytest.approx(nearest_rank(waited, 90), abs=0.01)
+    assert total[f"{prefix}answer_p50"] == pytest.approx(nearest_rank(waited, 50), abs=0.01)
+    assert total[f"{prefix}answer_p90"] == pytest.approx(nearest_rank(waited, 90), abs=0.01)
     assert total["dispatch_p50"] == pytest.approx(nearest_rank(to_dispatch, 50), abs=0.01)
-    assert sum(total["answer_buckets"].values()) == len(waited)
-    assert total["answer_buckets"]["<=10"] == sum(1 for w in waited if w <= 10)
-    assert total["answer_buckets"][">60"] == sum(1 for w in waited if w > 60)
+    buckets = total[f"{prefix}answer_buckets"]
+    assert sum(buckets.values()) == len(waited) == total["answered"]
+    assert buckets["<=10"] == sum(1 for w in waited if w <= 10)
+    assert buckets["<=30"] == sum(1 for w in waited if 20 < w <= 30)
+    assert buckets[">60"] == sum(1 for w in waited if w > 60)
     count, offered = db.execute(
         "SELECT COUNT(*), SUM(queued_at IS NOT NULL) FROM tickets"
         " WHERE arrived_at >= ? AND arrived_at < ?",
         bounds,
     ).fetchone()
     assert total["tickets"] == count
-    assert total["answered_within_pct"]["15"] == round(
-        100 * sum(1 for w in waited if w <= 15) / offered, 1
-    )
+    for s in (10, 15, 20):
+        assert total[f"{prefix}answered_within_pct"][str(s)] == round(
+            100 * sum(1 for w in waited if w <= s) / offered, 1
+        )
     assert total["prank_share"] == round(100 * total["prank"] / count, 1)
+
+
+async def test_time_to_answer_counts_what_the_caller_lived_before_the_queue(seeded):
+    """The seeded callers spend 5-39 s before the queue: the lived time is the longer one, and the
+    summary says where each measure starts."""
+    reports, db = seeded
+    report = await reports.summary(FIRST, FIRST + timedelta(days=DAYS - 1), "day")
+    total = report["total"]
+    assert total["answer_p50"] > total["queue_answer_p50"]
+    assert total["answered_within"]["15"] < total["queue_answered_within"]["15"]
+    assert report["measured_from"]["answer"].startswith("the call answered by the system")
+    assert report["measured_from"]["queue_answer"].startswith("the caller entering the queue")
+    # And ticket by ticket, from its own stamps.
+    ticket_id, lived, queue = db.execute(
+        f"SELECT id, {LIVED}, {WAITED} FROM tickets WHERE answered_at IS NOT NULL"  # noqa: S608
+        " AND queued_at IS NOT NULL ORDER BY id LIMIT 1"
+    ).fetchone()
+    rows = {r.id: r for r in await reports.rows(FIRST, FIRST + timedelta(days=DAYS - 1))}
+    assert rows[ticket_id].answer_seconds == pytest.approx(lived, abs=0.01)
+    assert rows[ticket_id].queue_answer_seconds == pytest.approx(queue, abs=0.01)
 
 
 async def test_the_national_export_counts_each_day(seeded):
@@ -159,6 +194,8 @@ async def test_the_national_export_counts_each_day(seeded):
         )
     }
     for day in days:
+        # Its meaning is the national format's: call types per day, no answer time in it.
+        assert set(day) == {"day", *OUTCOMES, "belum-ditutup", "total"}
         want = expected.get(day["day"], (0,) * 7)
         assert (*(day[o] for o in OUTCOMES), day["belum-ditutup"], day["total"]) == tuple(want)
 

@@ -116,15 +116,40 @@
     return b;
   }
 
+  const CALLBACK_ENDS = {
+    "callback-no-answer": "tidak diangkat", "callback-busy": "sibuk", "callback-failed": "gagal",
+    "callback-answered": "tersambung",
+  };
+  const SHOWN_TIMES = 6; // a number that rang dozens of times stays one readable line
+
+  function when(iso) {
+    const at = new Date(iso);
+    const time = at.toLocaleTimeString("id-ID", { hour: "2-digit", minute: "2-digit" });
+    return at.toDateString() === new Date().toDateString()
+      ? time : at.toLocaleDateString("id-ID", { day: "numeric", month: "short" }) + " " + time;
+  }
+
+  function rang(c) {
+    const times = c.calls.slice(0, SHOWN_TIMES).map((call) => when(call.arrived_at)).join(", ");
+    return `${c.count}× · ${times}${c.count > SHOWN_TIMES ? ", …" : ""}`;
+  }
+
+  function attempts(c) {
+    if (!c.attempts) return "0";
+    const last = c.last_callback;
+    return last ? `${c.attempts} (terakhir: ${CALLBACK_ENDS[last.kind] || last.kind}, ${when(last.at)})` : String(c.attempts);
+  }
+
   function renderCallbacks(callbacks) {
     $("callbacks").tBodies[0].replaceChildren(
       ...callbacks.map((c) => {
+        const t = c.ticket; // the newest call: a callback is recorded on it
         const record = `${c.record.tickets} panggilan, ${c.record.prank} prank, ${c.record.silent} diam`;
         const actions = el("span", undefined, "group");
         if (c.callable) {
           actions.append(button("Telepon balik", async () => {
-            await post(`/api/tickets/${c.id}/callback`, { extension: $("callback-desk").value });
-            notice(`Telepon balik tiket #${c.id}: meja ${$("callback-desk").value} berdering`);
+            await post(`/api/tickets/${t.id}/callback`, { extension: $("callback-desk").value });
+            notice(`Telepon balik ${c.number} (tiket #${t.id}): meja ${$("callback-desk").value} berdering`);
             refreshLists();
           }));
         }
@@ -132,14 +157,16 @@
           actions.append(button("Batasi nomor", async () => {
             const reason = window.prompt("Alasan pembatasan (tercatat):", `${c.record.prank} panggilan prank`);
             if (!reason) return;
-            await post("/api/restrictions", { number: c.caller_number, reason });
+            await post("/api/restrictions", { number: c.number, reason });
             refreshLists();
           }));
         }
-        const tr = row(["#" + c.id, c.caller_number || "(tanpa nomor)", new Date(c.arrived_at).toLocaleTimeString("id-ID"),
-          boot.categories[c.category] || c.category || "–", c.attempts, record, actions]);
+        const tr = row([c.number || "(tanpa nomor)", rang(c), "#" + t.id,
+          boot.categories[t.category] || t.category || "–", attempts(c), record, actions]);
         if (c.review) tr.className = "review";
-        tr.dataset.ticket = c.id;
+        tr.dataset.ticket = t.id;
+        tr.dataset.number = c.number;
+        tr.dataset.count = c.count;
         return tr;
       }),
     );

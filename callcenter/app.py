@@ -22,17 +22,17 @@ from .calltakers.protocol_cards import ProtocolCards
 from .calltakers.protocols import Protocols, load_cards
 from .calltakers.ticket_work import TicketWork
 from .config import Config, require_routing, require_secrets
-from .ivr.flow import Menu
-from .ivr.ports import Describer
+from .ivr import subscriptions as ivr_facts
+from .ivr.menu import Menu
+from .ivr.waiting import WaitingCallers
 from .live.bus import Bus
 from .live.fact_table import FactTable
 from .routing import subscriptions as routing_facts
 from .routing.dispatch import Dispatcher
 from .routing.dispatch_log import DispatchLog
 from .speech import subscriptions as speech_facts
-from .speech.activity import RecordedDescriber
 from .speech.jobs import Transcriber
-from .speech.live import LiveSpeech
+from .speech.live import LiveSpeech, Snoops
 from .speech.meaning import Gazetteer, Lexicon
 from .speech.model import SpeechModel, SpeechUnavailable, load_model
 from .speech.transcription_jobs import TranscriptionJobs
@@ -42,7 +42,7 @@ from .supervision.listen import ListenIn
 from .supervision.restriction_records import RestrictionRecords
 from .supervision.restrictions import Restrictions
 from .telephony.actions import AmiTelephony
-from .telephony.agi import FastAgiServer, Media
+from .telephony.agi import FastAgiServer
 from .telephony.ami import AmiClient
 from .telephony.asterisk import LocalAsterisk, instance_paths
 from .telephony.audiosocket import AudioSocketServer
@@ -115,41 +115,42 @@ class Centre:
         self.listen = ListenIn(config, self.call_log, telephony)
         self.callbacks = callbacks.Callbacks(config, self.tickets, telephony)
         self.restrictions = Restrictions(config, self.restriction_records)
-        self.menu = Menu.from_config(config, self.lexicon)
+        self.waiting = WaitingCallers(
+            Menu.from_config(config),
+            config.queue.name,
+            self.call_log,
+            self.restriction_records,
+            telephony,
+        )
         self.agi = FastAgiServer(
             agi_routes.table(
                 agi_routes.RouteDeps(
-                    config,
-                    self.call_log,
-                    self.tickets,
-                    self.restriction_records,
-                    self.dispatch_log,
-                    self.dispatcher,
-                    self.menu,
-                    lambda: self.describer,
+                    config, self.call_log, self.tickets, self.dispatch_log, self.dispatcher
                 )
-            ),
-            Media(self.paths, config.asterisk.seen_by_asterisk),
+            )
         )
         self.speech: SpeechModel | SpeechUnavailable = SpeechUnavailable("", "not loaded yet")
         self.transcriber: Transcriber | None = None
         self.live: LiveSpeech | None = None
-        # Until the speech model is loaded (or without one) descriptions are recorded to files.
-        self.describer: Describer = RecordedDescriber()
         self.audiosocket = AudioSocketServer(
             lambda stream: self.live.listener_for(stream) if self.live else None
         )
+        # Waiting callers are heard live once the speech model is loaded (self.live).
+        self.snoops = Snoops(telephony, lambda: self.live)
         self._runner: web.AppRunner | None = None
         self._subscribe()
+        for fact, handlers in self.facts.rows():
+            log.debug("fact %s → %s", fact, ", ".join(handlers))
 
     def _subscribe(self) -> None:
         """The fact table, in the order each fact's handlers run: the ticket first, so a
         screen-pop or the board shows the ticket as the fact left it."""
         tickets_facts.subscribe(self.facts, self.call_log)
         routing_facts.subscribe(self.facts, self.dispatch_log)
+        ivr_facts.subscribe(self.facts, self.waiting)
         calltakers_facts.subscribe(self.facts, self.desks, self.calls)
         speech_facts.subscribe(
-            self.facts, self.call_log, self.transcription_jobs, self.paths.recording
+            self.facts, self.call_log, self.transcription_jobs, self.paths.recording, self.snoops
         )
 
     async def health(self) -> dict[str, Any]:
@@ -162,7 +163,7 @@ class Centre:
             "database": database,
             "ami": "ok" if self.ami.connected.is_set() else "disconnected",
             "agi": "ok" if self.agi.listening else "not listening",
-            # Not critical: without it the IVR is DTMF-only (healthz stays 200).
+            # Not critical: without it there is no live transcript (healthz stays 200).
             "speech": "ok"
             if isinstance(self.speech, SpeechModel)
             else f"degraded: {self.speech.reason}",
@@ -220,7 +221,6 @@ class Centre:
             ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="live-speech"),
             f"{self.config.asterisk.agi_host}:{c.audiosocket_port}",
         )
-        self.describer = self.live
         self.transcriber = Transcriber(
             self.speech,
             self.transcription_jobs,
@@ -246,7 +246,7 @@ class Centre:
         ]
         if self.asterisk is not None:
             parts.append(("asterisk", self.asterisk.stop))
-        parts += [("agi", self.agi.stop), ("database", self.engine.dispose)]
+        parts += [("agi", self.agi.stop), ("database", self.db.dispose)]
         for name, stop in parts:
             try:
                 await asyncio.wait_for(stop(), STOP_TIMEOUT)

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
@@ -193,13 +194,15 @@ extension = "7002"
 name = "Polresta Cadangan"
 secret = "{secrets.token_urlsafe(16)}"
 
+[[agency_phones]]
+extension = "7003"
+name = "PMI Piket"
+secret = "{secrets.token_urlsafe(16)}"
+
 [speech]
 model_path = "{VOSK_MODEL}"
 
 [ivr]
-menu_timeout = 3
-describe_seconds = 4
-describe_silence = 1
 max_wait = 60
 default_agency = "polresta"
 
@@ -212,9 +215,16 @@ backup = "PJSIP/7002"
 ring_timeout = 5
 
 [[agencies]]
+id = "pmi"
+name = "PMI Kota Malang"
+categories = ["ambulance"]
+primary = "PJSIP/7003"
+ring_timeout = 5
+
+[[agencies]]
 id = "lainnya"
 name = "Instansi Uji (tidak terdaftar)"
-categories = ["ambulance", "electricity", "fire"]
+categories = ["electricity", "fire"]
 primary = "PJSIP/7009"
 ring_timeout = 3
 
@@ -492,8 +502,18 @@ class Console:
         self._reader.join(timeout=5)
 
 
+def _seconds_of(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+# How long the welcome plays before the caller is in the queue.
+WELCOME_SECONDS = _seconds_of(REPO / "ivr-prompts/id/welcome.wav")
+
+
 def call_112_and_press(caller: SipPhone, digit: str) -> VoIPCall:
-    """The caller dials 112 and presses `digit` during the welcome (barge-in)."""
+    """The caller dials 112 and presses `digit` during the welcome: they join the queue with it
+    (the key reaches the controller as an AMI DTMF event)."""
     call = caller.dial("112")
     hear_the_welcome(call)
     press(call, digit)
@@ -501,8 +521,8 @@ def call_112_and_press(caller: SipPhone, digit: str) -> VoIPCall:
 
 
 def hear_the_welcome(call: VoIPCall, timeout: float = 10) -> None:
-    """Until the welcome is heard: Asterisk plays it in the Read() that takes the barge-in key,
-    so from its first sound a key pressed is the caller's menu choice."""
+    """Until the welcome is heard: from its first sound the caller's channel is answered and a
+    key pressed is the caller's choice."""
     arrivals = call.RTPClients[0].pmin.arrivals
     wait_until(
         lambda: any(rms_u8(data) > 3 for _at, data in list(arrivals)),
@@ -599,7 +619,7 @@ async def ami_action(config: Config, action: dict[str, str]) -> Any:
 TEST_CALLER_DIALPLAN = """
 [test-caller]
 exten => s,1,Wait(${PRESS_AT})
- same => n,SendDTMF(${KEYS})
+ same => n,SendDTMF(${KEYS},${TONE_MS},${TONE_MS})
  same => n,Wait(${STAY})
  same => n,Hangup()
 """
@@ -612,10 +632,16 @@ async def add_test_callers(local: LocalAsterisk) -> None:
 
 
 def place_scripted_112_call(
-    config: Config, caller_id: str, keys: str, press_at: float = 2.0, stay: int = 60
+    config: Config,
+    caller_id: str,
+    keys: str,
+    press_at: float = 2.0,
+    stay: float = 60,
+    tone_ms: int = 250,
 ) -> None:
-    """Asterisk calls 112 as `caller_id`, presses `keys` after `press_at` s (during the welcome),
-    then stays on the line for `stay` s."""
+    """Asterisk calls 112 as `caller_id`, presses `keys` after `press_at` s (during the welcome,
+    or while waiting when later than WELCOME_SECONDS), then stays on the line for `stay` s. Each
+    key sounds `tone_ms`, with as long between keys."""
     reply = run_async(
         ami_action(
             config,
@@ -625,7 +651,7 @@ def place_scripted_112_call(
                 "Context": "test-caller",
                 "Exten": "s",
                 "Priority": "1",
-                "Variable": f"PRESS_AT={press_at},KEYS={keys},STAY={stay}",
+                "Variable": f"PRESS_AT={press_at},KEYS={keys},STAY={stay},TONE_MS={tone_ms}",
                 "CallerID": caller_id,
                 "Async": "false",
                 "Timeout": "10000",

@@ -1,6 +1,6 @@
 """The FastAGI routes the dialplan calls (`AGI(agi://…/<route>)`): one module per route, named
 after it, holding one `async def` of the same name. A route is thin: it hands the call to the
-domain (ivr/, routing/, supervision/), which reads the channel's variables and writes its answer
+domain (routing/, supervision/), which reads the channel's variables and writes its answer
 back as variables. Route names are the dialplan's (telephony/dialplan.py); `table()` is what the
 FastAGI server serves.
 """
@@ -11,17 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..config import Config
-from ..ivr.channel import Channel
-from ..ivr.flow import Menu
-from ..ivr.ports import Describer
 from ..routing.dispatch import Dispatcher
 from ..routing.dispatch_log import DispatchLog
-from ..supervision.restriction_records import RestrictionRecords
 from ..telephony import dialplan
 from ..telephony.agi import Route
+from ..telephony.channel import Channel
 from ..tickets.calls import Calls
 from ..tickets.repository import Tickets
-from . import answered, callback, dialled, ivr, overflow, ring, unanswered
+from . import answered, callback, dialled, overflow, ring, unanswered
 
 
 @dataclass(frozen=True)
@@ -31,19 +28,13 @@ class RouteDeps:
     config: Config
     calls: Calls
     tickets: Tickets
-    restrictions: RestrictionRecords
     dispatches: DispatchLog
     dispatcher: Dispatcher
-    menu: Menu
-    # A getter, not the describer: the centre swaps in live recognition once the speech model
-    # has loaded, and every call that starts after that should get it.
-    describer: Callable[[], Describer]
 
 
 def table(deps: RouteDeps) -> dict[str, Route]:
     """Route name → handler, as the FastAGI server looks them up."""
     routes: dict[str, Callable[[Channel, RouteDeps], Awaitable[None]]] = {
-        dialplan.ROUTE_IVR: ivr.ivr,
         dialplan.ROUTE_OVERFLOW: overflow.overflow,
         dialplan.ROUTE_RING: ring.ring,
         dialplan.ROUTE_ANSWERED: answered.answered,

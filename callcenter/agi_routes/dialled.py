@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..ivr.channel import Channel
 from ..routing import overflow as agency_overflow
+from ..telephony.channel import Channel
 
 if TYPE_CHECKING:
     from . import RouteDeps

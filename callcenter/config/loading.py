@@ -160,7 +160,7 @@ def _categories(values: Any, source: str) -> dict[str, Category]:
         category = Category(
             id=cid,
             name=_typed(item.get("name", cid), str, source, f"{key}.name"),
-            priority=_typed(item.get("priority", 1), int, source, f"{key}.priority"),
+            priority=_typed(item.get("priority", 2), int, source, f"{key}.priority"),
             emergency=_typed(item.get("emergency", True), bool, source, f"{key}.emergency"),
         )
         if not 0 <= category.priority <= 100:

@@ -116,7 +116,9 @@ class Category:
     id: str
     name: str  # Indonesian, as call-takers and reports show it
     # Asterisk queue priority: higher is answered first; equal priorities in order of arrival.
-    priority: int = 1
+    # Every caller joins the queue at 1 (telephony/dialplan.py JOIN_PRIORITY) before they press
+    # anything: an emergency category ranks above that (2 or more), informasi below it (0).
+    priority: int = 2
     # Non-emergency categories (informasi) never overflow to an agency.
     emergency: bool = True
 
@@ -125,11 +127,11 @@ def default_categories() -> dict[str, Category]:
     return {
         c.id: c
         for c in (
-            Category("police", "Kepolisian (kejahatan, kecelakaan)", 1),
-            Category("ambulance", "Ambulans dan kesehatan", 2),
-            Category("electricity", "Listrik (PLN)", 1),
-            Category("public-order", "Ketertiban umum (Satpol PP)", 1),
-            Category("fire", "Kebakaran dan bencana", 2),
+            Category("police", "Kepolisian (kejahatan, kecelakaan)", 2),
+            Category("ambulance", "Ambulans dan kesehatan", 3),
+            Category("electricity", "Listrik (PLN)", 2),
+            Category("public-order", "Ketertiban umum (Satpol PP)", 2),
+            Category("fire", "Kebakaran dan bencana", 3),
             Category("informasi", "Informasi (bukan darurat)", 0, emergency=False),
         )
     }
@@ -155,16 +157,10 @@ def default_menu() -> dict[str, str]:
 class IvrConfig:
     # Category id (or "calltaker") → the key that chooses it. The menu prompt must say the same.
     menu: dict[str, str] = field(default_factory=default_menu)
-    # Seconds to wait for a key after the menu; a timeout or a wrong key gets one retry.
-    menu_timeout: int = 5
-    # Ask the caller to describe the emergency and the place after a tone (recorded, transcribed).
-    describe: bool = True
-    describe_seconds: int = 20  # longest description
-    describe_silence: int = 3  # seconds of silence that end it
-    # A caller who neither speaks nor presses is offered this key ("press 55" as in the UK).
+    # The waiting audio offers this code to a caller who cannot talk ("press 55" as in the UK).
     silent_key: str = "55"
     # Queue priority of a caller who pressed the silent key: they may be in danger.
-    silent_priority: int = 3
+    silent_priority: int = 4
     # Prompts (names in ivr-prompts/<lang>/) telling non-emergency callers where to go instead.
     information_prompts: list[str] = field(default_factory=lambda: ["informasi"])
     # Seconds a caller waits for a call-taker before the call overflows to the agency; 0: never.

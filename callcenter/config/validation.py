@@ -158,9 +158,6 @@ def _validate_ivr(config: Config) -> None:
             known = ", ".join([*config.categories, CALLTAKER])
             raise ConfigError(src, f"ivr.menu.{choice}", f"unknown category (known: {known})")
     for key, value, low, high in (
-        ("ivr.menu_timeout", ivr.menu_timeout, 1, 30),
-        ("ivr.describe_seconds", ivr.describe_seconds, 3, 120),
-        ("ivr.describe_silence", ivr.describe_silence, 1, 10),
         ("ivr.silent_priority", ivr.silent_priority, 0, 100),
         ("ivr.max_wait", ivr.max_wait, 0, 3600),
     ):

@@ -1,7 +1,7 @@
 """Telephony facts: what Asterisk told us about calls and call-takers, as plain typed values.
 
 The adapters in telephony/ produce them (nothing else sees a raw AMI dict or CDR line); the fact
-table (live/facts_table.py) hands each to the handlers every package subscribed for it.
+table (live/fact_table.py) hands each to the handlers every package subscribed for it.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class CallSeen:
 class ChannelsAlive:
     """Every channel Asterisk had at `at` (unique and linked ids), from a complete channel list.
 
-    A caller's call still open in the store whose channel is not among them ended without our
+    A caller's call still open in the database whose channel is not among them ended without our
     hearing of it (its Hangup fell in an AMI outage and no CDR line named it): it is closed.
     """
 
@@ -180,6 +180,16 @@ class CallCompleted:
     at: datetime = field(default_factory=utc_now)
 
 
+@dataclass(frozen=True)
+class KeyPressed:
+    """The caller pressed a key (AMI DTMFEnd, received on their channel), wherever they are: the
+    menu while waiting reads it (ivr/waiting.py); a key elsewhere in the call means nothing."""
+
+    call: CallRef
+    digit: str
+    at: datetime = field(default_factory=utc_now)
+
+
 # Every fact the telephony adapters produce.
 CallEvent = (
     CallArrived
@@ -195,4 +205,5 @@ CallEvent = (
     | CallOffered
     | CallNotPickedUp
     | CallCompleted
+    | KeyPressed
 )

@@ -12,9 +12,9 @@ import logging
 from datetime import timedelta
 
 from ..config import Config
-from ..ivr.channel import Channel
 from ..live.facts import CallRef
 from ..telephony import dialplan
+from ..telephony.channel import Channel
 from ..tickets.calls import Calls
 from ..tickets.models import now
 from .agencies import agency_for
@@ -45,9 +45,15 @@ def _call(channel: Channel) -> CallRef:
 
 
 async def overflow(channel: Channel, calls: Calls, config: Config) -> None:
-    """Choose the agency and tell the dialplan whom to ring, in order."""
+    """Choose the agency and tell the dialplan whom to ring, in order (or, for a call that is not
+    an emergency, that it waits for a call-taker)."""
     reason = (await channel.get_variable(dialplan.QUEUE_STATUS))[:32] or "unknown"
     ticket = await calls.open_ticket(_call(channel), source="reconciled")
+    category = config.categories.get(ticket.category) if ticket.category else None
+    if category is not None and not category.emergency:
+        # The caller chose informasi while waiting: a person answers them, never an agency.
+        await channel.set_variable(dialplan.OVERFLOW, "no")
+        return
     agency = agency_for(config, ticket.category)
     await calls.note(
         channel.unique_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from ..routing.dispatch import DispatchError, Ringing
@@ -74,6 +75,52 @@ class AmiTelephony:
             }
         )
 
+    async def change_priority(self, queue: str, channel: str, priority: int) -> None:
+        """The caller moves in the queue without leaving it; QUEUE_PRIO keeps the priority for
+        when they come back to the queue (after a hold, an agency, a call-taker who hung up)."""
+        await self._must(
+            {
+                "Action": "QueueChangePriorityCaller",
+                "Queue": queue,
+                "Caller": channel,
+                "Priority": str(priority),
+                # Now, not at the next ring: the caller moves ahead at once.
+                "Immediate": "yes",
+            }
+        )
+        await self.set_join_priority(channel, priority)
+
+    async def set_join_priority(self, channel: str, priority: int) -> None:
+        await self._must(
+            {
+                "Action": "Setvar",
+                "Channel": channel,
+                "Variable": dialplan.QUEUE_PRIORITY,
+                "Value": str(priority),
+            }
+        )
+
+    async def whisper(self, channel: str, prompts: tuple[str, ...]) -> str:
+        """Play prompts to a waiting caller over the waiting audio: a Local channel plays them
+        into ChanSpy's whisper on the caller's channel (only the caller hears it), and ends.
+        Returns the whisper's unique id, for hang_up() when the caller must not hear the rest."""
+        whisper = f"{dialplan.WHISPER_PREFIX}{uuid.uuid4().hex}"
+        await self._must(
+            {
+                "Action": "Originate",
+                "Channel": f"Local/{dialplan.WHISPER_EXTEN}@{dialplan.WHISPER_CONTEXT}/n",
+                "Application": "ChanSpy",
+                # q: no beep or name; w: talk to the spied channel; E: end with it; u: the
+                # caller's exact channel, so no other channel can be picked.
+                "Data": f"{channel},qwEu",
+                "ChannelId": whisper,
+                "Variable": f"{dialplan.WHISPER_PROMPTS}={'&'.join(prompts)}",
+                "CallerID": '"112" <112>',
+                "Async": "true",
+            }
+        )
+        return whisper
+
     # ---- one call ---------------------------------------------------------------------------
 
     async def hold(self, caller_channel: str, calltaker_channel: str) -> None:
@@ -131,6 +178,9 @@ class AmiTelephony:
                 "Async": "true",
             }
         )
+
+    async def stop_whisper(self, whisper: str) -> None:
+        await self.hang_up(whisper)
 
     async def hang_up(self, channel: str) -> None:
         await self._must({"Action": "Hangup", "Channel": channel, "Cause": "16"})
@@ -196,3 +246,31 @@ class AmiTelephony:
             return Ringing(True)
         code = str(result.get("Reason", "0"))
         return Ringing(False, _REASONS.get(code, "failed"), f"reason {code}")
+
+    # ---- hearing a waiting caller -------------------------------------------------------------
+
+    async def snoop_to_audiosocket(self, unique_id: str, stream_id: str, address: str) -> str:
+        """A Local channel into `snoop`: one half spies on the caller `unique_id`, listen-only,
+        the other streams what it hears to AudioSocket `address` as `stream_id`. Returns the
+        streaming half's unique id, for hang_up()."""
+        snoop = f"{dialplan.SNOOP_PREFIX}{stream_id}"
+        await self._must(
+            {
+                "Action": "Originate",
+                # /n: never optimised away; the two halves run applications, never a bridge.
+                "Channel": f"Local/{dialplan.SNOOP_SPY_EXTEN}@{dialplan.SNOOP_CONTEXT}/n",
+                "Context": dialplan.SNOOP_CONTEXT,
+                "Exten": dialplan.SNOOP_STREAM_EXTEN,
+                "Priority": "1",
+                "Timeout": "5000",
+                "ChannelId": snoop,
+                # A Local channel hands its first half's variables to the second.
+                "Variable": (
+                    f"{dialplan.SNOOP_CALL}={unique_id},"
+                    f"{dialplan.SNOOP_STREAM}={stream_id},"
+                    f"{dialplan.SNOOP_AUDIOSOCKET}={address}"
+                ),
+                "Async": "true",
+            }
+        )
+        return snoop

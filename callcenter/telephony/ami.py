@@ -31,12 +31,11 @@ from ..live.facts import (
     CallRef,
     CallSeen,
     ChannelsAlive,
+    KeyPressed,
     MemberChanged,
     MembersResynced,
     QueueMember,
 )
-
-# Re-exported with `as`: cdr.py imports them from here.
 from .dialplan import EMERGENCY_EXTEN, PUBLIC_CONTEXT
 
 log = logging.getLogger(__name__)
@@ -140,6 +139,19 @@ def _agent_complete(event: Ami) -> CallEvent | None:
     )
 
 
+# The keys a phone can send (RFC 4733 and in-band detection both give these).
+DIGITS = frozenset("0123456789*#ABCD")
+
+
+def _dtmf_end(event: Ami) -> CallEvent | None:
+    """A key the caller pressed. Sent DTMF (our own SendDTMF, say) is not the caller's."""
+    digit = event.get("Digit", "")
+    if event.get("Direction") != "Received" or not _is_emergency_call(event):
+        return None
+    # Anything else is not a key a person pressed: kept as "?" so it is seen, never acted on.
+    return KeyPressed(_call(event), digit=digit if digit in DIGITS else "?")
+
+
 # The subscription table: Asterisk event → translation into a domain event (None: not ours).
 EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "Newchannel": _new_channel,
@@ -154,6 +166,7 @@ EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "QueueMemberRemoved": _member_changed,
     "QueueMemberPause": _member_changed,
     "QueueMemberStatus": _member_changed,
+    "DTMFEnd": _dtmf_end,
 }
 
 

@@ -15,12 +15,14 @@ from typing import TypeVar
 
 # ---- channel variables -----------------------------------------------------------------------
 
-# Written by the `ivr` route: the queue, the overflow and the callback all act on them.
+# The ticket a callback is for (set by the callback's Originate).
 TICKET_ID = "NGALAM_TICKET_ID"
 IVR_RESULT = "NGALAM_IVR"  # "done" when the IVR finished, else why it did not
 CATEGORY = "NGALAM_CATEGORY"
-# Asterisk's own name: Queue() reads the caller's priority from it.
+# Asterisk's own name: Queue() reads the caller's priority from it. Every caller joins at
+# JOIN_PRIORITY (nothing is known of them yet); their keys move them (ivr/menu.py).
 QUEUE_PRIORITY = "QUEUE_PRIO"
+JOIN_PRIORITY = "1"
 MAX_WAIT = "NGALAM_MAX_WAIT"  # seconds in the queue before overflow ("" = no limit)
 OVERFLOW = "NGALAM_OVERFLOW"  # "no" for non-emergency calls: they wait for a call-taker
 # Set by Queue(): why the caller left the queue without a call-taker.
@@ -47,6 +49,8 @@ CONFERENCE = "NGALAM_CONFERENCE"
 # (w whisper to the call-taker, B barge in on both).
 SPY_CHANNEL = "NGALAM_SPY_CHANNEL"
 SPY_OPTIONS = "NGALAM_SPY_OPTIONS"
+# Set by the Originate of a whisper: the prompts to play, joined with "&" as Playback() takes them.
+WHISPER_PROMPTS = "NGALAM_WHISPER_PROMPTS"
 # Set by the Originate of a callback: what the dialplan dials once the call-taker picks up.
 CALLBACK_TARGET = "NGALAM_CALLBACK_TARGET"
 
@@ -80,6 +84,16 @@ CALLBACK_CONTEXT = "callback"
 # Asterisk's name for a context's start when nothing was dialled.
 START_EXTEN = "s"
 
+# The music-on-hold class of the queue: the menu a caller hears while waiting (ivr/menu.py).
+WAITING_MUSIC = "ngalam-menu"
+
+# Originated by the controller to play prompts to a caller waiting in the queue: the Local
+# channel's half in this context plays WHISPER_PROMPTS into the other half's ChanSpy whisper.
+WHISPER_CONTEXT = "whisper"
+WHISPER_EXTEN = "play"
+# The unique id of a whisper's spying half starts with this (hung up when the caller is answered).
+WHISPER_PREFIX = "whisper-"
+
 # confbridge.conf's profiles, named by ConfBridge() in the dialplan.
 BRIDGE_PROFILE = "ngalam-conference"
 CALLER_PROFILE = "ngalam-caller"
@@ -87,7 +101,6 @@ STAFF_PROFILE = "ngalam-staff"
 
 # ---- FastAGI routes (agi://…/<route>): each is the module callcenter/agi_routes/<route>.py ------
 
-ROUTE_IVR = "ivr"
 ROUTE_OVERFLOW = "overflow"
 ROUTE_RING = "ring"
 ROUTE_ANSWERED = "answered"
@@ -115,3 +128,20 @@ def agi_int(value: str, default: _D) -> int | _D:
 
     For whatever a channel variable or AGI argument holds: untrusted text."""
     return int(value) if _AGI_INT.fullmatch(value) else default
+
+
+# ---- hearing a caller while they wait ---------------------------------------------------------
+
+# Originated by the controller when a caller joins the queue (speech/live.py, Snoops): a Local
+# channel whose one half spies on the caller, listen-only, and whose other half streams what it
+# hears to the controller's AudioSocket server for live recognition.
+SNOOP_CONTEXT = "snoop"
+SNOOP_SPY_EXTEN = "spy"
+SNOOP_STREAM_EXTEN = "stream"
+# Set by that Originate: the caller's unique id, the AudioSocket stream's UUID, and host:port of
+# the AudioSocket server.
+SNOOP_CALL = "NGALAM_SNOOP_CALL"
+SNOOP_STREAM = "NGALAM_SNOOP_STREAM"
+SNOOP_AUDIOSOCKET = "NGALAM_SNOOP_AUDIOSOCKET"
+# The unique id of the snoop's streaming half starts with this (its hangup names no caller).
+SNOOP_PREFIX = "snoop-"

@@ -5,6 +5,7 @@ lifecycle.py; this module only stores it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,7 +115,9 @@ class Calls:
         ticket = await self.open_ticket(call, source="reconciled", at=started_at)
         async with self._db.session() as db:
             ticket = await db.get_one(Ticket, ticket.id)
-            row = (await db.scalars(select(Call).where(Call.unique_id == call.unique_id))).one()
+            row = await call_row(db, call.unique_id)
+            if row is None:  # opened just above; a concurrent purge is the only way
+                return
             new_fact = lifecycle.record_on_call(row, step.kind, at, step.data)
             new_status = step.rule(lifecycle.Status(ticket.status))
             if new_status is None and not new_fact:
@@ -127,26 +130,38 @@ class Calls:
             db.add(TicketEvent(ticket=ticket, at=at, actor="asterisk", kind=step.kind, data=data))
             await db.commit()
 
-    async def ivr_done(
+    async def choose_while_waiting(
         self,
         unique_id: str,
         category: str | None,
-        priority: int,
-        flags: list[str],
+        flag: str | None,
+        priority: Callable[[str | None, list[str]], int],
         data: dict[str, Any],
-    ) -> None:
-        """What the IVR learnt. A call-taker's later choice of category is not overwritten."""
+        *,
+        kind: str = "key-pressed",
+    ) -> tuple[int, int, int] | None:
+        """What a waiting caller chose (a category, a flag): on the ticket, with the queue
+        priority `priority` gives before and after it, as one `kind` event. (ticket id, priority
+        before, after), or None for a call without a ticket."""
         async with self._db.session() as db:
             ticket = await ticket_of_call(db, unique_id)
             if ticket is None:
-                return
-            ticket.ivr_done_at = ticket.ivr_done_at or now()
-            if ticket.category is None:
+                return None
+            before = priority(ticket.category, ticket.flags)
+            if category is not None:
                 ticket.category = category
-            ticket.priority = max(ticket.priority, priority)
-            ticket.flags = lifecycle.with_flags(ticket.flags, *flags)
-            db.add(TicketEvent(ticket=ticket, actor="ivr", kind="ivr-done", data=data))
+            if flag is not None:
+                ticket.flags = lifecycle.with_flags(ticket.flags, flag)
+            after = ticket.priority = priority(ticket.category, ticket.flags)
+            data = {
+                **data,
+                "category": ticket.category,
+                "flags": ticket.flags,
+                "priority": {"from": before, "to": after},
+            }
+            db.add(TicketEvent(ticket=ticket, actor="caller", kind=kind, data=data))
             await db.commit()
+            return ticket.id, before, after
 
     async def note(self, unique_id: str, actor: str, kind: str, data: dict[str, Any]) -> int | None:
         """Add an event to the call's ticket (opening none); returns the ticket id."""

@@ -62,6 +62,8 @@ def test_a_calltaker_takes_a_call_on_the_console(
         )
         expect(page.locator("#caller-number")).to_have_text("9001")
         expect(page.locator("#ivr-category")).to_contain_text("Kepolisian")
+        # What the caller pressed before they were answered is on the ticket's log.
+        expect(page.locator('#events li[data-kind="key-pressed"]')).to_contain_text("menekan 1")
         expect(page.locator("#cards input[type=checkbox]").first).to_be_visible()
         ticket_id = int(page.text_content("#ticket-id") or "0")
         shot(page, "02-screen-pop")

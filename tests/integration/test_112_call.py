@@ -15,11 +15,12 @@ def test_caller_hears_welcome_and_ticket_appears(asterisk, admin_api, caller):
 
     # Loud enough to be speech (pyVoIP pads missing audio with silence, RMS 0)…
     assert max(heard[:150]) > 5, f"no sound in the first 3 s: {heard[:150]}"
-    # …and shaped like the welcome prompt, not any other sound.
-    assert best_match(heard, envelope_wav(WELCOME)) > 0.7
+    # …and shaped like the welcome prompt, not any other sound. The welcome is under 3 s and the
+    # phone may start listening over a second into it: 1.2 s of it are compared.
+    assert best_match(heard, envelope_wav(WELCOME), window=60, max_offset=80) > 0.7
 
-    # The caller hung up during the welcome, before the menu: the ticket was opened from Asterisk's
-    # Newchannel as the call arrived, and it waits on the callback list.
+    # The caller hung up during the welcome or right after it: the ticket was opened from
+    # Asterisk's Newchannel as the call arrived, and it waits on the callback list.
     ticket = admin_api.wait_for_ticket(
         lambda t: t["caller_number"] == "9001" and t["status"] == "abandoned"
     )

@@ -67,7 +67,7 @@ def fake_asterisk_session(port: int, headers: bytes, replies: int = 10) -> list[
 
 def agi_headers(unique_id: str, number: bytes, name: bytes = b"") -> bytes:
     return (
-        b"agi_network: yes\nagi_network_script: ivr\nagi_request: agi://127.0.0.1/ivr\n"
+        b"agi_network: yes\nagi_network_script: overflow\nagi_request: agi://127.0.0.1/overflow\n"
         b"agi_channel: PJSIP/trunk-00000001\nagi_uniqueid: " + unique_id.encode() + b"\n"
         b"agi_callerid: " + number + b"\nagi_calleridname: " + name + b"\n\n"
     )
@@ -76,7 +76,7 @@ def agi_headers(unique_id: str, number: bytes, name: bytes = b"") -> bytes:
 def test_invalid_utf8_caller_id_keeps_its_bytes(asterisk, admin_api):
     port = asterisk.config.controller.agi_port
     commands = fake_asterisk_session(port, agi_headers("raw-1.1", b"0812\xff\xfe34", b"Bu\xe9di"))
-    assert any(c.startswith(b"SET VARIABLE NGALAM_TICKET_ID") for c in commands)
+    assert any(c.startswith(b"SET VARIABLE NGALAM_TARGETS") for c in commands)
     ticket = admin_api.wait_for_ticket(lambda t: t["calls"][0]["unique_id"] == "raw-1.1")
     assert ticket["caller_number"] == "0812\\xff\\xfe34"
     assert ticket["caller_name"] == "Bu\\xe9di"
@@ -108,15 +108,16 @@ def test_malformed_fastagi_request_does_not_crash_the_server(asterisk, admin_api
     # The server still serves a proper call afterwards.
     unique_id = f"raw-ok.{time.monotonic_ns()}"
     commands = fake_asterisk_session(port, agi_headers(unique_id, b"0341123456"))
-    assert any(c.startswith(b"SET VARIABLE NGALAM_TICKET_ID") for c in commands)
+    assert any(c.startswith(b"SET VARIABLE NGALAM_TARGETS") for c in commands)
     admin_api.wait_for_ticket(lambda t: t["calls"][0]["unique_id"] == unique_id)
 
 
-def test_real_calls_still_go_through_the_ivr_after_garbage(asterisk, admin_api):
-    # Long enough to get past the welcome (7 s) into the menu the IVR plays.
+def test_real_calls_still_go_through_fastagi_after_garbage(asterisk, admin_api):
+    # Nobody at a desk: after the welcome the call overflows, and the overflow route (FastAGI)
+    # chooses the agency.
     place_local_112_call(asterisk.config, '"Setelah Sampah" <0341999>', seconds=10)
     admin_api.wait_for_ticket(
         lambda t: (
-            t["caller_number"] == "0341999" and any(e["kind"] == "ivr-done" for e in t["events"])
+            t["caller_number"] == "0341999" and any(e["kind"] == "overflow" for e in t["events"])
         )
     )

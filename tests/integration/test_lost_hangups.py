@@ -21,7 +21,7 @@ def test_a_call_without_a_channel_is_closed_and_a_live_call_is_left_alone(asteri
         commands = fake_asterisk_session(
             asterisk.config.controller.agi_port, agi_headers(unique_id, b"0341777002")
         )
-        assert any(c.startswith(b"SET VARIABLE NGALAM_TICKET_ID") for c in commands)
+        assert any(c.startswith(b"SET VARIABLE NGALAM_TARGETS") for c in commands)
 
         gone = admin_api.wait_for_ticket(
             lambda t: t["calls"][0]["unique_id"] == unique_id and t["calls"][0]["ended_at"],

@@ -76,7 +76,9 @@ async def _a_day_at_the_centre(records: Records) -> dict[str, Any]:
     ticket = await records.calls.open_ticket(
         fire, source="ivr"
     )  # the IVR finds the ticket already open
-    await records.calls.ivr_done(fire.unique_id, "fire", 1, [], {"path": ["welcome", "menu:5"]})
+    await records.calls.choose_while_waiting(
+        fire.unique_id, "fire", None, lambda _c, _f: 3, {"key": "5"}
+    )
     await records.facts.deliver(CallQueued(fire, queue="calltakers"))
     await records.calls.speech_heard(fire.unique_id, "rumah saya", None)
     await records.calls.speech_heard(fire.unique_id, "rumah saya terbakar", "rumah saya terbakar")
@@ -152,7 +154,9 @@ async def _a_day_at_the_centre(records: Records) -> dict[str, Any]:
         evidence.insert(0, pranked.id)
     silent = CallRef("pg-5.9", caller_number="0899000111")
     await records.calls.open_ticket(silent, source="ivr")
-    await records.calls.ivr_done(silent.unique_id, None, 2, ["silent"], {"path": ["welcome"]})
+    await records.calls.choose_while_waiting(
+        silent.unique_id, None, "silent", lambda _c, _f: 2, {"key": "55"}
+    )
     restriction = await records.restrictions.restrict(
         "0899000111", "tiga kali iseng", evidence, "penyelia", [3, 30, 0]
     )

@@ -275,33 +275,3 @@ def test_a_calls_recording_is_transcribed_onto_its_ticket(
     assert job["text"].strip() and job["words"]  # the caller's speech, through the real model
     assert ticket["transcript"] == job["text"]
     assert job["seconds"] > 4
-
-
-def test_a_description_is_recognised_live_through_audiosocket(
-    asterisk, admin_api, caller, telephone_speech, tmp_path
-):
-    from tests.centre import hear_the_welcome, press
-
-    raw = tmp_path / "speech.u8"
-    subprocess.run(
-        ["sox", str(telephone_speech), "-t", "raw", "-e", "unsigned", "-b", "8", str(raw)],
-        check=True,
-    )
-    before = {t["id"] for t in admin_api.tickets(limit="500")}
-    call = caller.dial("112")
-    try:
-        hear_the_welcome(call)
-        press(call, "1")  # police, during the welcome: next comes "describe after the tone"
-        call.write_audio(raw.read_bytes() * 4)  # the caller keeps talking through it
-        ticket = admin_api.wait_for_ticket(
-            lambda t: (
-                t["id"] not in before and any(e["kind"] == "speech-heard" for e in t["events"])
-            ),
-            timeout=60,
-        )
-    finally:
-        call.hangup()
-    heard = [e for e in ticket["events"] if e["kind"] == "speech-heard"]
-    assert heard[0]["data"]["text"].strip()  # a real Vosk result, streamed while the call is live
-    assert ticket["transcript_partial"].strip()
-    assert ticket["ended_at"] is None  # before the call ended: live, not the post-call transcript

@@ -7,68 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcenter.config import Agency, Config, load
-from callcenter.ivr.channel import CallerHungUp
 from callcenter.routing.dispatch import Ringing
 
 
 class FakeChannel:
-    """A caller who presses `presses` in turn whenever a prompt accepts keys ("" = presses nothing),
-    speaks `speech` seconds when recorded, and may hang up when a given prompt starts."""
+    """The call an AGI route is handed: its identity and its channel variables."""
 
-    def __init__(
-        self,
-        presses: list[str] | None = None,
-        speech: float = 0.0,
-        hang_up_at: str | None = None,
-        unique_id: str = "test-1.1",
-        variables: dict[str, str] | None = None,
-    ):
+    def __init__(self, unique_id: str = "test-1.1", variables: dict[str, str] | None = None):
         self.unique_id = unique_id
         self.channel_name = "PJSIP/9001-00000001"
         self.linked_id = unique_id
         self.caller_number: str | bytes = "081234567890"
         self.caller_name: str | bytes = "Penelepon"
-        self.presses = list(presses or [])
-        self.speech = speech
-        self.hang_up_at = hang_up_at
-        self.heard: list[str] = []  # prompts, in order
         self.variables: dict[str, str] = dict(variables or {})
-        self.recorded = 0
-        self.streamed: list[str] = []  # where stream_audio sent the caller
-        # What record() returns: the file the caller's words were recorded to, if a test made one.
-        self.recording: Path | None = None
-        self.welcome_key: str | None = None  # the IVR plays the welcome (see the dialplan's Read)
-
-    def _prompt(self, prompt: str) -> None:
-        if prompt == self.hang_up_at:
-            raise CallerHungUp(self.unique_id)
-        self.heard.append(prompt)
-
-    def _press(self) -> str:
-        return self.presses.pop(0) if self.presses else ""
-
-    async def answer(self) -> None:
-        pass
-
-    async def play(self, prompt: str, digits: str = "") -> str | None:
-        self._prompt(prompt)
-        if not digits:
-            return None
-        key = self._press()
-        return key if key and key in digits else None
-
-    async def read_digits(self, prompt: str, max_digits: int, timeout: float) -> str:
-        self._prompt(prompt)
-        return self._press()[:max_digits]
-
-    async def stream_audio(self, stream_id: str, address: str) -> None:
-        self._prompt("(streaming)")
-        self.streamed.append(address)
-
-    async def record(self, part: str, seconds: int, silence: int) -> Path | None:
-        self._prompt("(recording)")
-        self.recorded += 1
-        return self.recording
 
     async def get_variable(self, name: str) -> str:
         return self.variables.get(name, "")

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from callcenter.telephony.agi import AgiProtocolError, _quote, read_headers, welcome_key
+from callcenter.telephony.agi import AgiProtocolError, _quote, read_headers
 
 
 def reader_with(data: bytes) -> asyncio.StreamReader:
@@ -38,23 +38,3 @@ def test_arguments_cannot_inject_commands():
     assert _quote('say "hi"') == '"say \\"hi\\""'
     with pytest.raises(ValueError):
         _quote("x\nHANGUP")
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ({}, None),  # an older dialplan: the IVR plays the welcome itself
-        ({"agi_arg_1": "welcomed"}, ""),
-        ({"agi_arg_1": "welcomed", "agi_arg_2": ""}, ""),
-        ({"agi_arg_1": "welcomed", "agi_arg_2": "1"}, "1"),
-        ({"agi_arg_1": "welcomed", "agi_arg_2": "#"}, "#"),
-        # Hostile or confused: never more than one key, never anything but a key.
-        ({"agi_arg_1": "welcomed", "agi_arg_2": "1\nEXEC System rm"}, ""),
-        ({"agi_arg_1": "welcomed", "agi_arg_2": "12"}, ""),
-        ({"agi_arg_1": "welcomed", "agi_arg_2": "x"}, ""),
-        ({"agi_arg_1": "welcomed", "agi_arg_2": "\udcff"}, ""),
-        ({"agi_arg_1": "WELCOMED", "agi_arg_2": "1"}, None),
-    ],
-)
-def test_the_key_pressed_during_the_welcome(args, expected):
-    assert welcome_key(args) == expected

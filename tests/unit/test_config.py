@@ -139,7 +139,7 @@ AGENCY = "[[agencies]]\nid = 'polresta'\nname = 'Polresta'\ncategories = ['polic
         ),
         ("[ivr]\nsilent_key = '5a'\n", "ivr.silent_key", "digits"),
         ("[ivr]\nsilent_key = '5²'\n", "ivr.silent_key", "digits"),
-        ("[ivr]\nmenu_timeout = 0\n", "ivr.menu_timeout", "1-30"),
+        ("[ivr]\nsilent_priority = 101\n", "ivr.silent_priority", "0-100"),
         ("[ivr]\ninformation_prompts = ['../../etc/passwd']\n", "ivr.information_prompts", "not"),
         ("[categories.calltaker]\nname = 'x'\n", "categories.calltaker", "reserved"),
         ("[categories.police]\npriority = 1000\n", "categories.police.priority", "0-100"),

@@ -1,4 +1,4 @@
-"""The console's rules without a socket: what an edit may change, what the store publishes, what
+"""The console's rules without a socket: what an edit may change, what the repositories publish, what
 each user's live feed receives, and the protocol cards."""
 
 from __future__ import annotations
@@ -159,7 +159,9 @@ async def test_every_ticket_event_is_published_once_committed_in_order(tmp_path)
     records = await sqlite_records(tmp_path, bus)
     call = CallRef("t-4.1", channel="PJSIP/9001-1", caller_number="0812\x07")
     ticket = await records.calls.open_ticket(call, source="ivr")
-    await records.calls.ivr_done(call.unique_id, "police", 1, ["silent"], {"path": []})
+    await records.calls.choose_while_waiting(
+        call.unique_id, "police", "silent", lambda _c, _f: 2, {"key": "1"}
+    )
     await records.facts.deliver(CallQueued(call, queue="calltakers"))
     await records.facts.deliver(CallAnswered(call, queue="calltakers", calltaker="PJSIP/2001"))
     await records.calls.note(call.unique_id, "petugas", "hold", {})

@@ -158,7 +158,9 @@ async def test_dispatch_refused_with_a_reason(records, bus, config, setup, agenc
 class TestOverflow:
     async def test_overflow_rings_the_agency_of_the_category(self, records, config):
         ticket = await records.calls.open_ticket(CALLER, source="ivr")
-        await records.calls.ivr_done(CALLER.unique_id, "ambulance", 2, [], {})
+        await records.calls.choose_while_waiting(
+            CALLER.unique_id, "ambulance", None, lambda _c, _f: 3, {"key": "2"}
+        )
         channel = FakeChannel(
             unique_id=CALLER.unique_id, variables={dialplan.QUEUE_STATUS: "JOINEMPTY"}
         )

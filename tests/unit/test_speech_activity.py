@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 import random
 import struct
-import wave
 
 import pytest
 
 from callcenter.speech.activity import (
     SPEECH_DBFS,
-    file_speech_seconds,
     level_dbfs,
     speech_seconds,
 )
@@ -108,24 +106,3 @@ def test_the_rate_gives_the_seconds():
     assert speech_seconds(at_16k, 16000) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         speech_seconds(at_16k, 0)
-
-
-def test_a_recorded_file_is_measured_the_same_way(tmp_path):
-    audio = silence(0.3) + tone(0.9, -20.0) + silence(0.6)
-    path = tmp_path / "describe.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(audio)
-    assert file_speech_seconds(path) == pytest.approx(speech_seconds(audio, RATE))
-    assert file_speech_seconds(path) == pytest.approx(0.9)
-
-
-def test_a_file_that_is_not_audio_says_so(tmp_path):
-    path = tmp_path / "describe.wav"
-    path.write_bytes(b"RIFF\0\0\0\0WAVEnot audio")
-    with pytest.raises((ValueError, OSError)):
-        file_speech_seconds(path)
-    with pytest.raises(OSError):
-        file_speech_seconds(tmp_path / "missing.wav")

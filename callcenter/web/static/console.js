@@ -195,6 +195,11 @@
     flags: "tanda", checklist: "kartu protokol",
   };
 
+  function priorityMove(priority) {
+    if (!priority || priority.from === priority.to) return "";
+    return " · prioritas " + priority.from + " → " + priority.to;
+  }
+
   // A ticket event in a call-taker's words (the raw data stays in the API).
   function describe(event) {
     const d = event.data || {};
@@ -202,6 +207,12 @@
       case "opened": return "panggilan masuk";
       case "caller-id": return "nomor penelepon " + (d.number || "");
       case "ivr-done": return "IVR selesai: " + (categoryNames[d.category] || "tanpa kategori") + (d.flags && d.flags.length ? " · " + d.flags.join(", ") : "") + (d.hung_up ? " · penelepon menutup" : "");
+      // What the caller pressed while waiting, and how it moved them in the queue.
+      case "key-pressed": return "menekan " + d.key + ": " + (d.meaning === "silent" ? "tidak dapat berbicara" : d.meaning === "calltaker" ? "minta petugas" : (categoryNames[d.category] || d.category || "")) + priorityMove(d.priority) + (d.stage === "ringing" ? " · saat berdering" : "");
+      case "restricted": return "nomor dibatasi (iseng)" + priorityMove(d.priority);
+      case "key-unknown": return "menekan " + d.key + " (tidak ada di menu)";
+      case "keys-flood": return "terlalu banyak tombol, diabaikan sementara";
+      case "keys-unfinished": return "menekan " + d.keys + " lalu berhenti";
       case "queued": return "masuk antrean" + (d.position ? " (posisi " + d.position + ")" : "");
       case "answered": return "dijawab " + (d.calltaker || "");
       case "abandoned": return "penelepon menutup sebelum dijawab";

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..telephony import dialplan
 from .model import CALLTAKER, DIAL_TARGET_RE, MIN_SECRET_LENGTH, NAME_RE, Config, ConfigError
 
 
@@ -163,6 +164,18 @@ def _validate_ivr(config: Config) -> None:
     ):
         if not low <= value <= high:
             raise ConfigError(src, key, f"must be {low}-{high}, got {value}")
+    # Every caller joins the queue at JOIN_PRIORITY; a key must move them up, and "cannot talk"
+    # above everyone.
+    join = int(dialplan.JOIN_PRIORITY)
+    for each in config.categories.values():
+        if each.emergency and each.priority <= join:
+            raise ConfigError(
+                src,
+                f"categories.{each.id}.priority",
+                f"an emergency category must be above {join}, the priority every caller joins with",
+            )
+    if any(ivr.silent_priority <= c.priority for c in config.categories.values()):
+        raise ConfigError(src, "ivr.silent_priority", "must be above every category's priority")
     # ASCII digits only: str.isdigit() also takes "²", which no phone can press.
     if not re.fullmatch(r"[0-9]{1,4}", ivr.silent_key):
         raise ConfigError(src, "ivr.silent_key", "must be 1 to 4 digits")

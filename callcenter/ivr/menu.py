@@ -67,6 +67,29 @@ class Menu:
         known = self.categories.get(category) if category else None
         return known.priority if known is not None else self.unknown_priority
 
+    def after(
+        self, choice: Choice, category: str | None, flags: list[str], answered_before: bool
+    ) -> tuple[str | None, list[str], int]:
+        """What the ticket knows after a waiting caller's choice: (category, flags, priority).
+
+        A key never undoes what a person decided or what makes the call urgent: a category a
+        call-taker already had (the caller is back in the queue after a hold or an agency) stays,
+        and informasi does not replace an emergency category (a caller pressing 2, then 9, is
+        still an ambulance call and may still overflow to PMI). Otherwise the latest key wins:
+        callers correct themselves."""
+        current = self.categories.get(category) if category else None
+        keeps = answered_before or (
+            current is not None
+            and current.emergency
+            and choice.category is not None
+            and not self.categories[choice.category].emergency
+        )
+        if choice.category is not None and not keeps:
+            category = choice.category
+        if choice.flag is not None and choice.flag not in flags:
+            flags = [*flags, choice.flag]
+        return category, flags, self.priority(category, flags)
+
 
 @dataclass(frozen=True)
 class Choice:

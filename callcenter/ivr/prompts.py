@@ -21,15 +21,10 @@ DEFAULT_SPEED = 150
 # Faster than this, espeak's Indonesian voice stops being understood over a phone line.
 SPEED_RANGE = range(80, 221)
 
-# The prompts the flow plays (names in ivr-prompts/<lang>/prompts.txt, language prefix included).
+# The prompts the centre plays itself (names in ivr-prompts/<lang>/prompts.txt, language prefix
+# included); the dialplan plays the welcome, all-busy and connecting-agency by name.
 WELCOME = "id/welcome"
-MENU = "id/menu"
-INVALID = "id/invalid"
-DESCRIBE = "id/describe"
-SILENT_OFFER = "id/silent-offer"
 SILENT_CONFIRMED = "id/silent-confirmed"
-INFORMASI_STAY = "id/informasi-stay"
-CONNECTING_CALLTAKER = "id/connecting-calltaker"
 INFORMASI = "id/informasi"
 # Whispered to a waiting caller whose key was taken: short, so the wait is not talked over.
 KEY_HEARD = "id/key-heard"
@@ -99,7 +94,7 @@ def build(lang_dir: Path, voice: str, only_missing: bool = False) -> list[Path]:
         written.append(target)
     beep = lang_dir / "beep.wav"
     if not (only_missing and beep.exists()):
-        # RECORD FILE plays "beep" in the channel's language: the tone before the caller speaks.
+        # The reminder a call-taker hears while their caller is on hold (dispatch,held).
         tone = Sine(1000).to_audio_segment(duration=300, volume=-8.0).fade_out(20)
         tone.set_frame_rate(PROMPT_RATE).set_channels(1).set_sample_width(2).export(
             beep, format="wav"

@@ -9,6 +9,7 @@ from ..live.facts import (
     CallAnswered,
     CallArrived,
     CallEnded,
+    CallLeftQueue,
     CallNotPickedUp,
     CallOffered,
     CallQueued,
@@ -24,6 +25,7 @@ def subscribe(facts: FactTable, waiting: WaitingCallers) -> None:
     facts.subscribe(CallSeen, waiting.queued)
     facts.subscribe(CallOffered, waiting.offered)
     facts.subscribe(CallNotPickedUp, waiting.not_picked_up)
+    facts.subscribe(CallLeftQueue, waiting.left_queue)
     facts.subscribe(KeyPressed, waiting.key)
     facts.subscribe(CallAnswered, waiting.left)
     facts.subscribe(CallAbandoned, waiting.left)

@@ -1,5 +1,12 @@
 """Help beside the queue: what the centre does with a caller's keys while they wait.
 
+    answer, record ─▶ welcome ─▶ Queue(calltakers) ─▶ a call-taker's phone rings ─▶ answered
+    (ticket opens)     │ WELCOME     │ WAITING              │ RINGING                 (menu over)
+                       │ a key: join │ a key: the ticket,   │ a key: the ticket,
+                       │ with its    │ a move up the queue, │ no prompt over
+                       │ priority    │ a whispered answer   │ the ring
+    a hang-up half-way through 55 is noted (keys-unfinished); nothing else is done with it
+
 Every 112 caller is in the call-takers' queue right after the welcome (extensions.conf.j2). From
 then until a call-taker answers, a key they press (a KeyPressed fact) is read by the menu
 (menu.py): the ticket learns the category or the flag, the caller moves to their new priority in
@@ -22,6 +29,7 @@ from ..live.facts import (
     CallAnswered,
     CallArrived,
     CallEnded,
+    CallLeftQueue,
     CallNotPickedUp,
     CallOffered,
     CallQueued,
@@ -67,6 +75,7 @@ class Stage(StrEnum):
     WELCOME = "welcome"  # hearing the welcome, about to join the queue
     WAITING = "waiting"  # in the queue, hearing the waiting audio
     RINGING = "ringing"  # the queue rings a call-taker with this call
+    AWAY = "away"  # out of the queue (an agency, a hold): keys mean nothing until they are back
 
 
 @dataclass
@@ -97,6 +106,7 @@ class WaitingCallers:
         self._restrictions = restrictions
         self._port = port
         self._callers: dict[str, _Caller] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
 
     # ---- where the caller is -------------------------------------------------------------------
 
@@ -115,9 +125,10 @@ class WaitingCallers:
         if caller is None:
             # Arrived while the controller was away (or its arrival went unseen).
             caller = self._callers[uid] = _Caller(fact.call, Stage.WAITING, KeyReader(self._menu))
-            await self._restrict_if_listed(caller)
-            return
+            if await self._restrict_if_listed(caller):
+                return  # already moved to the restricted priority, and warned
         caller.stage = Stage.WAITING  # in the queue, or back in it (after a hold, an agency)
+        await self._join_at_ticket_priority(caller)
         if caller.on_joining:
             # A free call-taker's phone rings a moment after the caller joins: the held-back
             # answer waits that moment, and is dropped if the phone rings.
@@ -128,12 +139,34 @@ class WaitingCallers:
         caller = self._callers.get(fact.call.unique_id)
         if caller is not None:
             caller.stage = Stage.RINGING
-            await self._hush(caller)
+            self._hush(caller)
 
     async def not_picked_up(self, fact: CallNotPickedUp) -> None:
         caller = self._callers.get(fact.call.unique_id)
-        if caller is not None:
+        if caller is not None and caller.stage == Stage.RINGING:
             caller.stage = Stage.WAITING
+
+    async def left_queue(self, fact: CallLeftQueue) -> None:
+        """Out of the queue (answered, overflowing to an agency, on hold): no prompt and no move
+        until they are queued again."""
+        caller = self._callers.get(fact.call.unique_id)
+        if caller is not None:
+            caller.stage = Stage.AWAY
+            self._hush(caller)
+
+    async def _join_at_ticket_priority(self, caller: _Caller) -> None:
+        """The queue must rank the caller as the ticket says: a key pressed just before Queue()
+        read QUEUE_PRIO, or a caller back in the queue, would otherwise wait at the join priority."""
+        try:
+            call = await self._calls.call(caller.call.unique_id)
+        except Exception:
+            log.exception("call %s: could not read the ticket's priority", caller.call.unique_id)
+            return
+        if call is not None and call.ticket.priority != self._menu.unknown_priority:
+            await self._act(
+                caller.call.unique_id,
+                self._port.change_priority(self._queue, caller.call.channel, call.ticket.priority),
+            )
 
     async def left(self, fact: CallAnswered | CallAbandoned | CallEnded) -> None:
         """Answered, gone or hung up: the menu is over for this caller."""
@@ -142,7 +175,7 @@ class WaitingCallers:
             return
         if caller.gap is not None:
             caller.gap.cancel()
-        await self._hush(caller)
+        self._hush(caller)
         if caller.keys.pending:
             # Hung up (or answered) half-way through a key sequence: seen, not acted on.
             data = {"keys": caller.keys.pending, "stage": caller.stage.value}
@@ -152,7 +185,7 @@ class WaitingCallers:
 
     async def key(self, fact: KeyPressed) -> None:
         caller = self._callers.get(fact.call.unique_id)
-        if caller is None:
+        if caller is None or caller.stage == Stage.AWAY:
             return  # not waiting: a key in a conversation or on hold means nothing to the menu
         loop = asyncio.get_running_loop()
         choices, flooded = caller.keys.press(fact.digit, loop.time())
@@ -170,9 +203,15 @@ class WaitingCallers:
 
     async def _after_gap(self, caller: _Caller) -> None:
         await asyncio.sleep(DIGIT_GAP)
-        caller.gap = None
-        for choice in caller.keys.gap_over():
-            await self._choose(caller, choice)
+        try:
+            for choice in caller.keys.gap_over():
+                if self._callers.get(caller.call.unique_id) is not caller:
+                    return  # answered or gone meanwhile
+                await self._choose(caller, choice)
+        except Exception:
+            log.exception("call %s: a held-back key could not be taken", caller.call.unique_id)
+        finally:
+            caller.gap = None
 
     async def _choose(self, caller: _Caller, choice: Choice) -> None:
         uid = caller.call.unique_id
@@ -183,7 +222,7 @@ class WaitingCallers:
             return
         data["meaning"] = choice.kind
         changed = await self._calls.choose_while_waiting(
-            uid, choice.category, choice.flag, self._menu.priority, data
+            uid, lambda c, f, answered: self._menu.after(choice, c, f, answered), data
         )
         if changed is None:
             return
@@ -205,24 +244,32 @@ class WaitingCallers:
         else:
             await self._act(uid, self._port.change_priority(self._queue, channel, after))
 
-    async def _restrict_if_listed(self, caller: _Caller) -> None:
+    async def _restrict_if_listed(self, caller: _Caller) -> bool:
         """A number restricted for prank calls waits at the lowest priority and hears why; it is
-        still queued and answered (it may be a real emergency this time)."""
+        still queued and answered (it may be a real emergency this time). True when it was
+        applied now."""
         uid = caller.call.unique_id
         number = sanitise(caller.call.caller_number, caller.call.caller_name).number
         try:
             restriction = await self._restrictions.active(number)
         except Exception:
             log.exception("call %s: restriction lookup failed; unrestricted", uid)
-            return
+            return False
         if restriction is None:
-            return
+            return False
+        call = await self._calls.call(uid)
+        if call is not None and RESTRICTED in call.ticket.flags:
+            return False  # applied when the caller first came (the controller restarted since)
         data = {"restriction": restriction.id, "stage": caller.stage.value}
+        restricted = Choice("", flag=RESTRICTED, kind="restricted")
         changed = await self._calls.choose_while_waiting(
-            uid, None, RESTRICTED, self._menu.priority, data, kind="restricted"
+            uid,
+            lambda c, f, answered: self._menu.after(restricted, c, f, answered),
+            data,
+            kind="restricted",
         )
         if changed is None:
-            return
+            return False
         ticket_id, before, after = changed
         await self._restrictions.applied(restriction.id, ticket_id)
         await self._move(caller, before, after)
@@ -231,9 +278,10 @@ class WaitingCallers:
             caller.on_joining = warning
         else:
             await self._whisper(caller, warning)
+        return True
 
     async def _whisper(self, caller: _Caller, prompts: tuple[str, ...]) -> None:
-        await self._hush(caller)  # one answer at a time: the newest
+        self._hush(caller)  # one answer at a time: the newest
         caller.whisper = await self._act(
             caller.call.unique_id, self._port.whisper(caller.call.channel, prompts)
         )
@@ -244,20 +292,23 @@ class WaitingCallers:
         if caller.stage == Stage.WAITING and self._callers.get(caller.call.unique_id) is caller:
             await self._whisper(caller, prompts)
 
-    async def _hush(self, caller: _Caller) -> None:
-        """Nothing more is whispered to this caller: the one playing stops, a pending one is
-        dropped. (A whisper that already ended is gone; Asterisk refusing that is expected.)"""
+    def _hush(self, caller: _Caller) -> None:
+        """Nothing more is whispered to this caller: a pending answer is dropped, and the one
+        playing is stopped in the background (the screen-pop does not wait for Asterisk)."""
         if caller.later is not None:
             caller.later.cancel()
             caller.later = None
         whisper, caller.whisper = caller.whisper, None
         if whisper is not None:
-            try:
-                await asyncio.wait_for(self._port.stop_whisper(whisper), ACTION_TIMEOUT)
-            except Exception as e:
-                log.debug(
-                    "call %s: whisper %s already over (%s)", caller.call.unique_id, whisper, e
-                )
+            task = asyncio.create_task(self._stop_whisper(caller.call.unique_id, whisper))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    async def _stop_whisper(self, unique_id: str, whisper: str) -> None:
+        try:
+            await asyncio.wait_for(self._port.stop_whisper(whisper), ACTION_TIMEOUT)
+        except Exception as e:  # a whisper that already ended is gone: expected
+            log.debug("call %s: whisper %s already over (%s)", unique_id, whisper, e)
 
     async def _act(self, unique_id: str, action: Awaitable[T]) -> T | None:
         """An action on Asterisk for a waiting caller; its failure costs the caller nothing

@@ -57,6 +57,16 @@ class CallAnswered:
 
 
 @dataclass(frozen=True)
+class CallLeftQueue:
+    """The caller left the call-takers' queue: to a call-taker, to an agency (overflow), on hold,
+    or gone. What follows says which; until they are queued again, they are not waiting."""
+
+    call: CallRef
+    queue: str
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
 class CallAbandoned:
     call: CallRef
     queue: str
@@ -194,6 +204,7 @@ class KeyPressed:
 CallEvent = (
     CallArrived
     | CallQueued
+    | CallLeftQueue
     | CallAnswered
     | CallAbandoned
     | CallEnded

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..live.fact_table import FactTable
-from ..live.facts import CallAbandoned, CallAnswered, CallEnded, CallQueued, CallSeen
+from ..live.facts import (
+    CallAbandoned,
+    CallAnswered,
+    CallEnded,
+    CallLeftQueue,
+    CallQueued,
+    CallSeen,
+)
 from ..tickets.calls import Calls
 from .jobs import FIRST_DELAY
 from .live import Snoops
@@ -38,7 +45,7 @@ def subscribe(
         if fact.in_queue:
             await snoops.start(fact.call)
 
-    async def stop_hearing(fact: CallAnswered | CallAbandoned) -> None:
+    async def stop_hearing(fact: CallAnswered | CallAbandoned | CallLeftQueue) -> None:
         await snoops.stop(fact.call)
 
     async def stop_hearing_ended(fact: CallEnded) -> None:
@@ -48,5 +55,8 @@ def subscribe(
     facts.subscribe(CallSeen, hear_if_waiting)
     facts.subscribe(CallAnswered, stop_hearing)
     facts.subscribe(CallAbandoned, stop_hearing)
+    # Out of the queue to an agency or a hold: the live description is over (the recording
+    # is transcribed after the call).
+    facts.subscribe(CallLeftQueue, stop_hearing)
     facts.subscribe(CallEnded, queue_recording)
     facts.subscribe(CallEnded, stop_hearing_ended)

@@ -76,8 +76,10 @@ class AmiTelephony:
         )
 
     async def change_priority(self, queue: str, channel: str, priority: int) -> None:
-        """The caller moves in the queue without leaving it; QUEUE_PRIO keeps the priority for
-        when they come back to the queue (after a hold, an agency, a call-taker who hung up)."""
+        """The caller moves in the queue without leaving it. QUEUE_PRIO first: it keeps the
+        priority for when they come back to the queue (after a hold, an agency, a call-taker who
+        hung up), even when they are not in it now and the move itself is refused."""
+        await self.set_join_priority(channel, priority)
         await self._must(
             {
                 "Action": "QueueChangePriorityCaller",
@@ -88,7 +90,6 @@ class AmiTelephony:
                 "Immediate": "yes",
             }
         )
-        await self.set_join_priority(channel, priority)
 
     async def set_join_priority(self, channel: str, priority: int) -> None:
         await self._must(

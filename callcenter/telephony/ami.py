@@ -25,6 +25,7 @@ from ..live.facts import (
     CallCompleted,
     CallEnded,
     CallEvent,
+    CallLeftQueue,
     CallNotPickedUp,
     CallOffered,
     CallQueued,
@@ -36,7 +37,7 @@ from ..live.facts import (
     MembersResynced,
     QueueMember,
 )
-from .dialplan import EMERGENCY_EXTEN, PUBLIC_CONTEXT
+from .dialplan import EMERGENCY_EXTEN, OLD_EMERGENCY_NUMBERS, PUBLIC_CONTEXT
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,23 @@ def _is_emergency_call(event: Ami) -> bool:
 
 
 def _new_channel(event: Ami) -> CallEvent | None:
-    return CallArrived(_call(event)) if _is_emergency_call(event) else None
+    dialled = event.get("Exten") in (EMERGENCY_EXTEN, *OLD_EMERGENCY_NUMBERS)
+    is_ours = event.get("Context") == PUBLIC_CONTEXT and dialled
+    return (
+        CallArrived(_call(event))
+        if is_ours and is_caller_channel(event.get("Channel", ""))
+        else None
+    )
 
 
 def _queue_caller_join(event: Ami) -> CallEvent | None:
     return CallQueued(
         _call(event), queue=event.get("Queue", ""), position=_int(event.get("Position"))
     )
+
+
+def _queue_caller_leave(event: Ami) -> CallEvent | None:
+    return CallLeftQueue(_call(event), queue=event.get("Queue", ""))
 
 
 def _agent_connect(event: Ami) -> CallEvent | None:
@@ -156,6 +167,7 @@ def _dtmf_end(event: Ami) -> CallEvent | None:
 EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "Newchannel": _new_channel,
     "QueueCallerJoin": _queue_caller_join,
+    "QueueCallerLeave": _queue_caller_leave,
     "AgentCalled": _agent_called,
     "AgentRingNoAnswer": _agent_ring_no_answer,
     "AgentConnect": _agent_connect,

@@ -127,6 +127,7 @@ def render_templates(config: Config, etc: Path) -> dict[str, str]:
         + [(p, dialplan.SUPERVISORS_CONTEXT) for p in config.supervisor_phones],
         # The names the controller shares with the dialplan, so both sides spell them alike.
         "dialplan": dialplan.names(),
+        "old_emergency_numbers": dialplan.OLD_EMERGENCY_NUMBERS,
         "ivr": config.ivr,
         "fallback": _fallback_targets(config),
         # AMI may only be used from where the controller runs.

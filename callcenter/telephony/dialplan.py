@@ -17,8 +17,6 @@ from typing import TypeVar
 
 # The ticket a callback is for (set by the callback's Originate).
 TICKET_ID = "NGALAM_TICKET_ID"
-IVR_RESULT = "NGALAM_IVR"  # "done" when the IVR finished, else why it did not
-CATEGORY = "NGALAM_CATEGORY"
 # Asterisk's own name: Queue() reads the caller's priority from it. Every caller joins at
 # JOIN_PRIORITY (nothing is known of them yet); their keys move them (ivr/menu.py).
 QUEUE_PRIORITY = "QUEUE_PRIO"
@@ -59,6 +57,9 @@ CALLBACK_TARGET = "NGALAM_CALLBACK_TARGET"
 # Where 112 calls enter: AMI events and call records from here are the callers' legs.
 PUBLIC_CONTEXT = "public"
 EMERGENCY_EXTEN = "112"
+# In Indonesia the old emergency numbers still get dialled; they all lead to 112 here. A call to
+# one of them is a 112 call from its first AMI event on (Newchannel names the number dialled).
+OLD_EMERGENCY_NUMBERS = ("110", "113", "118", "119")
 # Labels in PUBLIC_CONTEXT,EMERGENCY_EXTEN the controller moves a caller to (AMI Redirect).
 CONFERENCE_LABEL = "conference"
 ONHOLD_LABEL = "onhold"

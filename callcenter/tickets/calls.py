@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ..live.facts import CallEnded, CallRef, CallSeen, ChannelsAlive
+from ..telephony import dialplan
 from . import lifecycle
 from .caller_id import sanitise
 from .db import Database, announce_change, call_row, ticket_of_call
@@ -48,6 +49,8 @@ class Calls:
                 caller_number=caller.number,
                 caller_name=caller.name,
                 status=lifecycle.Status.NEW,
+                # What the dialplan queues every caller with, until they press a key.
+                priority=int(dialplan.JOIN_PRIORITY),
                 source=source,
                 arrived_at=arrived,
                 flags=[],
@@ -133,30 +136,28 @@ class Calls:
     async def choose_while_waiting(
         self,
         unique_id: str,
-        category: str | None,
-        flag: str | None,
-        priority: Callable[[str | None, list[str]], int],
+        decide: Callable[[str | None, list[str], bool], tuple[str | None, list[str], int]],
         data: dict[str, Any],
         *,
         kind: str = "key-pressed",
     ) -> tuple[int, int, int] | None:
-        """What a waiting caller chose (a category, a flag): on the ticket, with the queue
-        priority `priority` gives before and after it, as one `kind` event. (ticket id, priority
-        before, after), or None for a call without a ticket."""
+        """What a waiting caller chose, as `decide` (the menu's rule) says it changes the ticket:
+        decide(category, flags, answered before) → (category, flags, priority). One `kind` event
+        with the priority before and after. (ticket id, priority before, after), or None for a
+        call without a ticket."""
         async with self._db.session() as db:
             ticket = await ticket_of_call(db, unique_id)
             if ticket is None:
                 return None
-            before = priority(ticket.category, ticket.flags)
-            if category is not None:
-                ticket.category = category
-            if flag is not None:
-                ticket.flags = lifecycle.with_flags(ticket.flags, flag)
-            after = ticket.priority = priority(ticket.category, ticket.flags)
+            before = ticket.priority
+            category, flags, after = decide(
+                ticket.category, list(ticket.flags), ticket.answered_at is not None
+            )
+            ticket.category, ticket.flags, ticket.priority = category, flags, after
             data = {
                 **data,
-                "category": ticket.category,
-                "flags": ticket.flags,
+                "category": category,
+                "flags": flags,
                 "priority": {"from": before, "to": after},
             }
             db.add(TicketEvent(ticket=ticket, actor="caller", kind=kind, data=data))

@@ -77,7 +77,7 @@ async def _a_day_at_the_centre(records: Records) -> dict[str, Any]:
         fire, source="ivr"
     )  # the IVR finds the ticket already open
     await records.calls.choose_while_waiting(
-        fire.unique_id, "fire", None, lambda _c, _f: 3, {"key": "5"}
+        fire.unique_id, lambda _c, f, _a: ("fire", f, 3), {"key": "5"}
     )
     await records.facts.deliver(CallQueued(fire, queue="calltakers"))
     await records.calls.speech_heard(fire.unique_id, "rumah saya", None)
@@ -155,7 +155,7 @@ async def _a_day_at_the_centre(records: Records) -> dict[str, Any]:
     silent = CallRef("pg-5.9", caller_number="0899000111")
     await records.calls.open_ticket(silent, source="ivr")
     await records.calls.choose_while_waiting(
-        silent.unique_id, None, "silent", lambda _c, _f: 2, {"key": "55"}
+        silent.unique_id, lambda c, f, _a: (c, [*f, "silent"], 2), {"key": "55"}
     )
     restriction = await records.restrictions.restrict(
         "0899000111", "tiga kali iseng", evidence, "penyelia", [3, 30, 0]

@@ -8,8 +8,10 @@ from callcenter.live.facts import (
     CallAnswered,
     CallArrived,
     CallEnded,
+    CallLeftQueue,
     CallQueued,
     CallSeen,
+    KeyPressed,
 )
 from callcenter.telephony.ami import Backoff, channels_alive, channels_to_resync, translate
 
@@ -149,3 +151,29 @@ def test_a_new_112_channel_opens_its_ticket_early():
     assert translate({"Event": "Newchannel", **local_origin}) is None
     desk = {**CALLER, "Channel": "PJSIP/2001-00000002", "Context": "calltakers", "Exten": "s"}
     assert translate({"Event": "Newchannel", **desk}) is None
+
+
+def test_a_call_to_an_old_emergency_number_is_a_112_call_from_its_first_event():
+    for number in ("110", "113", "118", "119"):
+        arrived = translate({"Event": "Newchannel", **CALLER, "Exten": number})
+        assert isinstance(arrived, CallArrived), number
+    assert translate({"Event": "Newchannel", **CALLER, "Exten": "111"}) is None
+
+
+def test_a_key_the_caller_pressed_is_a_fact_and_nothing_else_is():
+    pressed = translate({"Event": "DTMFEnd", **CALLER, "Digit": "5", "Direction": "Received"})
+    assert isinstance(pressed, KeyPressed) and pressed.digit == "5"
+    assert pressed.call.unique_id == CALLER["Uniqueid"]
+    # Keys Asterisk sent (SendDTMF), and keys on channels that are not a 112 caller's, are not.
+    assert translate({"Event": "DTMFEnd", **CALLER, "Digit": "5", "Direction": "Sent"}) is None
+    desk = {**CALLER, "Channel": "PJSIP/2001-00000002", "Context": "calltakers", "Exten": "s"}
+    assert translate({"Event": "DTMFEnd", **desk, "Digit": "1", "Direction": "Received"}) is None
+    # Whatever Asterisk names a digit, only a phone's keys pass as themselves.
+    for odd in ("", "12", "x", "\udcff", "E"):
+        hostile = translate({"Event": "DTMFEnd", **CALLER, "Digit": odd, "Direction": "Received"})
+        assert isinstance(hostile, KeyPressed) and hostile.digit == "?"
+
+
+def test_leaving_the_queue_is_a_fact():
+    left = translate({"Event": "QueueCallerLeave", **CALLER, "Queue": "calltakers"})
+    assert isinstance(left, CallLeftQueue) and left.queue == "calltakers"

@@ -198,3 +198,18 @@ def test_the_example_config_is_complete_and_valid(repo):
     assert {a.id for a in config.agencies} >= {"polresta", "pmi", "pln", "satpolpp", "bpbd"}
     assert agency_for(config, "fire").id == "bpbd"
     assert agency_for(config, None).id == config.ivr.default_agency
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # Every caller joins at 1: an emergency at 1 would not move up when its key is pressed.
+        (
+            "[ivr.menu]\npolice = '1'\n[categories.police]\nname = 'Polisi'\npriority = 1\n",
+            "categories.police.priority",
+        ),
+        ("[ivr]\nsilent_priority = 3\n", "ivr.silent_priority"),  # ties with ambulance and fire
+    ],
+)
+def test_priorities_must_let_a_key_move_the_caller_up(tmp_path, text, key):
+    assert error_of(write(tmp_path, text)).key == key

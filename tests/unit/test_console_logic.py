@@ -160,7 +160,7 @@ async def test_every_ticket_event_is_published_once_committed_in_order(tmp_path)
     call = CallRef("t-4.1", channel="PJSIP/9001-1", caller_number="0812\x07")
     ticket = await records.calls.open_ticket(call, source="ivr")
     await records.calls.choose_while_waiting(
-        call.unique_id, "police", "silent", lambda _c, _f: 2, {"key": "1"}
+        call.unique_id, lambda _c, _f, _a: ("police", ["silent"], 2), {"key": "1"}
     )
     await records.facts.deliver(CallQueued(call, queue="calltakers"))
     await records.facts.deliver(CallAnswered(call, queue="calltakers", calltaker="PJSIP/2001"))

@@ -159,7 +159,7 @@ class TestOverflow:
     async def test_overflow_rings_the_agency_of_the_category(self, records, config):
         ticket = await records.calls.open_ticket(CALLER, source="ivr")
         await records.calls.choose_while_waiting(
-            CALLER.unique_id, "ambulance", None, lambda _c, _f: 3, {"key": "2"}
+            CALLER.unique_id, lambda _c, f, _a: ("ambulance", f, 3), {"key": "2"}
         )
         channel = FakeChannel(
             unique_id=CALLER.unique_id, variables={dialplan.QUEUE_STATUS: "JOINEMPTY"}

@@ -15,6 +15,7 @@ from callcenter.live.facts import (
     CallAnswered,
     CallArrived,
     CallEnded,
+    CallLeftQueue,
     CallNotPickedUp,
     CallOffered,
     CallQueued,
@@ -74,6 +75,17 @@ class TestKeys:
         # Only the first keys of the window counted; later, keys count again.
         assert reader.press("2", 10.0)[0][0].category == "ambulance"
         assert FLOOD_KEYS < 300
+
+    def test_a_key_never_undoes_what_makes_a_call_urgent(self, menu):
+        ambulance, informasi, police = meaning(menu, "2"), meaning(menu, "9"), meaning(menu, "1")
+        # The latest key wins between emergencies: callers correct themselves.
+        assert menu.after(police, "ambulance", [], False)[0] == "police"
+        # Informasi does not replace an emergency (it would keep the call from its agency).
+        category, _, priority = menu.after(informasi, "ambulance", [], False)
+        assert (category, priority) == ("ambulance", menu.categories["ambulance"].priority)
+        assert menu.after(informasi, None, [], False)[0] == "informasi"
+        # A category a call-taker had stays (the caller is back in the queue after an agency).
+        assert menu.after(ambulance, "fire", [], True)[0] == "fire"
 
     def test_priority_follows_what_is_known(self, menu):
         assert menu.priority(None, []) == menu.unknown_priority
@@ -191,6 +203,7 @@ class TestWhileWaiting:
         await waiting.key(KeyPressed(CALLER, "2"))
         assert port.whispers and port.stopped == []
         await waiting.offered(CallOffered(CALLER, interface="PJSIP/2001"))
+        await until_true(lambda: port.stopped)  # stopped in the background
         assert port.stopped == ["whisper-1"]
 
     async def test_a_key_while_a_calltaker_rings_is_kept_without_a_prompt(self, records, menu):
@@ -214,6 +227,21 @@ class TestWhileWaiting:
         await waiting.key(KeyPressed(CALLER, "2"))
         ticket, pressed = await events(records, "key-pressed")
         assert pressed == [] and ticket.category is None and port.priorities == []
+
+    async def test_out_of_the_queue_keys_mean_nothing_and_back_in_it_the_priority_holds(
+        self, records, menu
+    ):
+        port = FakeQueue()
+        waiting = await waiting_caller(records, menu, port)
+        await waiting.key(KeyPressed(CALLER, "2"))
+        await waiting.left_queue(CallLeftQueue(CALLER, queue="calltakers"))  # to an agency
+        await waiting.key(KeyPressed(CALLER, "1"))  # in the agency's conversation
+        _, pressed = await events(records, "key-pressed")
+        assert len(pressed) == 1 and len(port.whispers) == 1
+        port.priorities.clear()
+        await waiting.queued(CallQueued(CALLER, queue="calltakers"))  # back after the agency
+        ambulance = menu.categories["ambulance"].priority
+        assert port.priorities == [("calltakers", CALLER.channel, ambulance)]
 
     async def test_55_is_a_caller_who_cannot_talk(self, records, menu):
         port = FakeQueue()

@@ -40,7 +40,6 @@ def cpu_seconds(pid: int) -> float:
 # controller, not an agency's phone.
 NO_AGENCY = """
 [ivr]
-describe = false
 default_agency = "polresta"
 
 [[agencies]]
@@ -52,14 +51,17 @@ ring_timeout = 3
 """
 
 
-def bench_config(directory: Path, name: str, rtp_base: int, extra: str = "") -> Path:
-    """A private centre for a bench run (own instance, ports, database in `directory`)."""
+def bench_config(
+    directory: Path, name: str, rtp_base: int, extra: str = "", routing: str = NO_AGENCY
+) -> Path:
+    """A private centre for a bench run (own instance, ports, database in `directory`).
+    `routing`: its [ivr] and [[agencies]] (by default every call overflows to NO_AGENCY)."""
     from tests.centre import private_instance_toml
 
     rtp = rtp_base + (os.getpid() % 100) * 100
     path = directory / "callcenter.toml"
     path.write_text(
-        private_instance_toml(f"{name}-{os.getpid()}", rtp, directory) + extra + NO_AGENCY
+        private_instance_toml(f"{name}-{os.getpid()}", rtp, directory) + extra + routing
     )
     return path
 

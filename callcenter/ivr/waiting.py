@@ -37,6 +37,7 @@ from ..live.facts import (
     CallSeen,
     KeyPressed,
 )
+from ..refused import Refused
 from ..supervision.restriction_records import RestrictionRecords
 from ..tickets.caller_id import sanitise
 from ..tickets.calls import Calls
@@ -88,6 +89,8 @@ class _Caller:
     on_joining: tuple[str, ...] = ()
     # The whisper playing to the caller now, if any.
     whisper: str | None = None
+    # A priority set during the welcome: Queue() may have read QUEUE_PRIO just before it.
+    joined_with: int | None = None
     later: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -127,8 +130,13 @@ class WaitingCallers:
             caller = self._callers[uid] = _Caller(fact.call, Stage.WAITING, KeyReader(self._menu))
             if await self._restrict_if_listed(caller):
                 return  # already moved to the restricted priority, and warned
+            await self._join_at_ticket_priority(caller)
         caller.stage = Stage.WAITING  # in the queue, or back in it (after a hold, an agency)
-        await self._join_at_ticket_priority(caller)
+        if caller.joined_with is not None:
+            priority, caller.joined_with = caller.joined_with, None
+            await self._act(
+                uid, self._port.change_priority(self._queue, caller.call.channel, priority)
+            )
         if caller.on_joining:
             # A free call-taker's phone rings a moment after the caller joins: the held-back
             # answer waits that moment, and is dropped if the phone rings.
@@ -155,8 +163,8 @@ class WaitingCallers:
             self._hush(caller)
 
     async def _join_at_ticket_priority(self, caller: _Caller) -> None:
-        """The queue must rank the caller as the ticket says: a key pressed just before Queue()
-        read QUEUE_PRIO, or a caller back in the queue, would otherwise wait at the join priority."""
+        """A caller found waiting after a restart: the queue must rank them as the ticket says.
+        (Back in the queue after a hold or an agency, QUEUE_PRIO already does.)"""
         try:
             call = await self._calls.call(caller.call.unique_id)
         except Exception:
@@ -241,6 +249,7 @@ class WaitingCallers:
         uid, channel = caller.call.unique_id, caller.call.channel
         if caller.stage == Stage.WELCOME:
             await self._act(uid, self._port.set_join_priority(channel, after))
+            caller.joined_with = after
         else:
             await self._act(uid, self._port.change_priority(self._queue, channel, after))
 
@@ -315,6 +324,8 @@ class WaitingCallers:
         more than the action (they stay in the queue, and the key is on the ticket)."""
         try:
             return await asyncio.wait_for(action, ACTION_TIMEOUT)
+        except Refused as e:  # the caller hung up meanwhile, most often: nothing is lost
+            log.info("call %s: Asterisk refused the waiting caller's change: %s", unique_id, e)
         except Exception:
             log.exception("call %s: Asterisk did not take the waiting caller's change", unique_id)
-            return None
+        return None

@@ -14,6 +14,7 @@ import logging
 import uuid
 from typing import Any
 
+from ..refused import Refused, Why
 from ..routing.dispatch import DispatchError, Ringing
 from . import dialplan
 from .ami import AmiClient
@@ -29,8 +30,11 @@ def _ok(reply: Any) -> bool:
     return bool(getattr(first, "success", False))
 
 
-class AmiRefused(Exception):
+class AmiRefused(Refused):
     """Asterisk answered an action with an error; the message is Asterisk's."""
+
+    def __init__(self, message: str):
+        super().__init__(message, Why.TELEPHONY)
 
 
 class AmiTelephony:

@@ -35,6 +35,8 @@ LIMITS = {
     prompts.KEY_HEARD: 3.0,
     prompts.SILENT_CONFIRMED: 4.0,
     prompts.INFORMASI: 10.0,
+    # Before an agency's phone rings on overflow: every second is a second before help.
+    "id/connecting-agency": 3.0,
 }
 MENU_LIMIT = 12.0
 

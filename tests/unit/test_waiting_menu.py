@@ -228,7 +228,7 @@ class TestWhileWaiting:
         ticket, pressed = await events(records, "key-pressed")
         assert pressed == [] and ticket.category is None and port.priorities == []
 
-    async def test_out_of_the_queue_keys_mean_nothing_and_back_in_it_the_priority_holds(
+    async def test_out_of_the_queue_keys_mean_nothing_and_back_in_it_they_count_again(
         self, records, menu
     ):
         port = FakeQueue()
@@ -238,10 +238,14 @@ class TestWhileWaiting:
         await waiting.key(KeyPressed(CALLER, "1"))  # in the agency's conversation
         _, pressed = await events(records, "key-pressed")
         assert len(pressed) == 1 and len(port.whispers) == 1
-        port.priorities.clear()
-        await waiting.queued(CallQueued(CALLER, queue="calltakers"))  # back after the agency
+        # The move set QUEUE_PRIO too (AmiTelephony.change_priority): back in the queue after
+        # the agency, the caller joins at it without another action, and keys count again.
         ambulance = menu.categories["ambulance"].priority
         assert port.priorities == [("calltakers", CALLER.channel, ambulance)]
+        await waiting.queued(CallQueued(CALLER, queue="calltakers"))
+        await waiting.key(KeyPressed(CALLER, "1"))
+        _, pressed = await events(records, "key-pressed")
+        assert len(pressed) == 2
 
     async def test_55_is_a_caller_who_cannot_talk(self, records, menu):
         port = FakeQueue()

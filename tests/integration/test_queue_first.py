@@ -85,14 +85,14 @@ def test_a_key_while_waiting_moves_the_caller_ahead(asterisk, admin_api, desk):
         desk.wait_answered(1)
         place_scripted_112_call(asterisk.config, first, "", stay=60)
         ticket_of(admin_api, first, lambda t: t["status"] == "queued")
-        # The later caller presses 2 (ambulance) while waiting: it moves them ahead.
+        # The later caller presses 1 (police) while waiting: it moves them ahead.
         place_scripted_112_call(
-            asterisk.config, second, "2", press_at=WELCOME_SECONDS + 1.0, stay=60
+            asterisk.config, second, "1", press_at=WELCOME_SECONDS + 1.0, stay=60
         )
         moved = ticket_of(admin_api, second, lambda t: "key-pressed" in kinds(t))
         event = next(e for e in moved["events"] if e["kind"] == "key-pressed")
         assert event["data"]["priority"]["to"] > event["data"]["priority"]["from"]
-        assert moved["category"] == "ambulance"
+        assert moved["category"] == "police"
 
         local_caller_hangs_up(asterisk.config, busy)  # the desk is free again
         desk.wait_answered(2)

@@ -254,6 +254,10 @@ class Centre:
                 log.error("stopping %s took over %.0f s; going on without it", name, STOP_TIMEOUT)
             except Exception:
                 log.exception("stopping %s failed", name)
+        if self.live is not None:
+            # Its threads are joined at exit: a recognition still queued must not hold the
+            # process up once everything else has stopped.
+            self.live.executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
 
 

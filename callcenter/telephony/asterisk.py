@@ -50,12 +50,12 @@ class InstancePaths:
         # SayNumber find our Indonesian id/digits/*.wav by language, not only by full path.
         return self.host / "data" / "sounds"
 
-    def recording(self, unique_id: str, part: str = "") -> Path | None:
-        """Where this call's recording (or a part of it, such as "describe") is written; None for an
-        id that is not Asterisk's (AGI and AMI input is untrusted: no path tricks)."""
-        if not _UNIQUE_ID.fullmatch(unique_id) or (part and not part.isalpha()):
+    def recording(self, unique_id: str) -> Path | None:
+        """Where this call's recording is written (MixMonitor, extensions.conf.j2); None for an id
+        that is not Asterisk's (AGI and AMI input is untrusted: no path tricks)."""
+        if not _UNIQUE_ID.fullmatch(unique_id):
             return None
-        return self.recordings / (f"{unique_id}-{part}.wav" if part else f"{unique_id}.wav")
+        return self.recordings / f"{unique_id}.wav"
 
     @property
     def cdr_csv(self) -> Path:

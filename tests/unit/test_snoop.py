@@ -205,12 +205,12 @@ async def test_a_snoop_that_ended_with_its_caller_is_not_an_error(centre):
 
 
 async def test_the_waiting_transcript_goes_on_from_what_the_ivr_heard(centre):
-    """The caller described the emergency to the IVR, then waited: the snoop's words are added
-    to the description's, not put in their place."""
+    """The caller waited, was held (or with an agency), and waits again: the second snoop's
+    words are added to the first one's, not put in their place."""
     centre.model.phrases[:] = ["rumah terbakar", "di sukun"]
     unique_id = caller(1).unique_id
-    described = centre.live.listen(unique_id)
-    stream = centre.live.listener_for(described)
+    first = centre.live.listen(unique_id)
+    stream = centre.live.listener_for(first)
     await stream.audio(b"\x01\x00" * 1600)  # 0.2 s: one recognition step
     await stream.ended()
     assert centre.calls.shown[unique_id] == "rumah terbakar"

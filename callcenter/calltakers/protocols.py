@@ -68,6 +68,8 @@ def check_items(where: str, value: Any) -> list[str]:
     """A list of item texts, or a CardError naming `where`."""
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise CardError(f"{where}: must be a list of texts")
+    if any(unicodedata.category(c) == "Cs" for t in value for c in t):
+        raise CardError(f"{where}: not text (a lone surrogate)")
     texts = ["".join(c for c in t if unicodedata.category(c) != "Cc").strip() for t in value]
     if len(texts) > MAX_ITEMS:
         raise CardError(f"{where}: at most {MAX_ITEMS} items")

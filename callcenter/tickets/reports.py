@@ -191,6 +191,11 @@ def national(rows: list[TicketRow], days: list[date], zone: ZoneInfo) -> list[di
     ]
 
 
+# The days a report may cover: the centre's lifetime, with room on both sides.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
 def day_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """A report's first and last local day (inclusive), from YYYY-MM-DD texts; default: today."""
     try:
@@ -198,6 +203,9 @@ def day_range(start: str | None, end: str | None, today: date) -> tuple[date, da
         last = date.fromisoformat(end) if end else first
     except ValueError:
         raise ReportError("from and to must be dates like 2026-11-26") from None
+    if not (EARLIEST_DAY <= first and last <= LATEST_DAY):
+        # date arithmetic past year 9999 overflows: refused here, not as a server error
+        raise ReportError(f"dates from {EARLIEST_DAY} to {LATEST_DAY}")
     if last < first:
         raise ReportError("to is before from")
     if (last - first).days >= MAX_DAYS:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from ..config import USERNAME_RE
 from ..tickets.models import User
 from .access import Role
 from .accounts import Accounts
@@ -23,6 +24,15 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 ACCOUNTS_KEY = web.AppKey("accounts", Accounts)
 USER_KEY = "user"  # request-scoped
+
+
+def is_text(value: str) -> bool:
+    """Whether a string can be encoded as UTF-8 (JSON may carry lone surrogates: "\\ud800")."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def hash_password(password: str) -> str:
@@ -115,7 +125,9 @@ def session_cookie(response: web.StreamResponse, token: str, secure: bool) -> No
 
 async def login(accounts: Accounts, username: str, password: str) -> tuple[User, str] | None:
     """A new session for the right password; None otherwise (the same for unknown users)."""
-    if len(username) > 64 or len(password) > 1024:
+    if not USERNAME_RE.fullmatch(username) or len(password) > 1024 or not is_text(password):
+        # Never a login (a lone surrogate cannot even be encoded to look it up): refused
+        # like any wrong password, not a server error.
         return None
     user = await accounts.user_by_name(username)
     if user is None:

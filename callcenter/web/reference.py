@@ -44,9 +44,12 @@ async def put_protocol(request: web.Request) -> web.Response:
     if category not in services.config.categories and category != GENERAL:
         raise error(web.HTTPNotFound, "no such category")
     body = await json_body(request)
+    if set(body) != {"ask", "tell"}:
+        # A misspelt or missing key would otherwise save an empty list over the card.
+        raise error(web.HTTPBadRequest, 'the card is {"ask": [...], "tell": [...]}, both lists')
     try:
-        ask = check_items("ask", body.get("ask", []))
-        tell = check_items("tell", body.get("tell", []))
+        ask = check_items("ask", body["ask"])
+        tell = check_items("tell", body["tell"])
     except CardError as e:
         raise error(web.HTTPBadRequest, str(e)) from None
     card = await services.protocols.save(category, ask, tell, user_of(request).username)

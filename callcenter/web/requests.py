@@ -62,6 +62,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise error(web.HTTPBadRequest, "body must be a JSON object") from None
+    except (ValueError, RecursionError):
+        # An integer of thousands of digits (Python refuses to read it) or nesting deeper than
+        # the parser goes: nothing a client of ours sends.
+        raise error(web.HTTPBadRequest, "body has a number too long or nesting too deep") from None
     if not isinstance(body, dict):
         raise error(web.HTTPBadRequest, "body must be a JSON object")
     return body

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..config import USERNAME_RE
 from .access import ADMINS, Role
-from .auth import hash_password, requires
+from .auth import hash_password, is_text, requires
 from .live import end_feeds_of
 from .requests import error, json_body, services_of, user_of
 
@@ -38,9 +38,9 @@ async def post_users(request: web.Request) -> web.Response:
     role, agency = body.get("role"), body.get("agency")
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         raise error(web.HTTPBadRequest, "username: letters, digits and . _ @ - only (1-64)")
-    if not isinstance(password, str) or not 10 <= len(password) <= 1024:
-        raise error(web.HTTPBadRequest, "password: 10 to 1024 characters")
-    if role not in {r.value for r in Role}:
+    if not isinstance(password, str) or not 10 <= len(password) <= 1024 or not is_text(password):
+        raise error(web.HTTPBadRequest, "password: 10 to 1024 characters of text")
+    if not isinstance(role, str) or role not in {r.value for r in Role}:
         raise error(web.HTTPBadRequest, f"role: one of {', '.join(r.value for r in Role)}")
     if role == Role.AGENCY and (
         not isinstance(agency, str) or services.config.agency(agency) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from ..config import USERNAME_RE
@@ -49,7 +51,10 @@ async def post_users(request: web.Request) -> web.Response:
     if await services.accounts.user_by_name(username) is not None:
         raise error(web.HTTPConflict, f"{username} exists")
     user = await services.accounts.add_user(
-        username, hash_password(password), str(role), agency if role == Role.AGENCY else None
+        username,
+        await asyncio.to_thread(hash_password, password),  # scrypt: off the event loop
+        str(role),
+        agency if role == Role.AGENCY else None,
     )
     return web.json_response({"username": user.username, "role": user.role}, status=201)
 

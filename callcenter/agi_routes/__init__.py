@@ -2,7 +2,8 @@
 after it, holding one `async def` of the same name. A route is thin: it hands the call to the
 domain (routing/, supervision/), which reads the channel's variables and writes its answer
 back as variables. Route names are the dialplan's (telephony/dialplan.py); `table()` is what the
-FastAGI server serves.
+FastAGI server serves, and only to this instance's Asterisk, for a channel it has (the server
+checks that before any route runs: telephony/agi.py, AgiTrust).
 """
 
 from __future__ import annotations

@@ -3,19 +3,27 @@
 Written on asyncio streams rather than panoramisk's fast_agi.Application, whose header loop spins
 forever on a connection closed before the blank line and which cannot take non-UTF-8 headers
 (hostile caller IDs). Headers are decoded with surrogateescape so the bytes survive to the ticket.
+
+The port is open to every local process: before any route runs, `AgiTrust` checks that the request
+comes from this instance's Asterisk and names a channel it has; the routes themselves trust it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from panoramisk.utils import parse_agi_result
 
 from .channel import CallerHungUp, Channel
 from .tcp import ConnectionServer
+
+if TYPE_CHECKING:
+    from .ami import AmiClient
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +34,17 @@ HEADER_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 300.0
 
 Route = Callable[[Channel], Awaitable[None]]
+# Whether Asterisk has a channel of this name and unique id, right now.
+ChannelCheck = Callable[[str, str], Awaitable[bool]]
+
+# Where the dialplan puts the instance's key (dialplan.AGI_KEY): the first argument of AGI().
+KEY_HEADER = "agi_arg_1"
+# Every unique id Asterisk gives our channels (its own, and the ChannelIds the controller sets).
+_UNIQUE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A channel name: printable ASCII, no spaces (PJSIP/9001-0000002a, Local/112@public-0000;2).
+_CHANNEL = re.compile(r"[!-~]{1,256}")
+# How long Asterisk may take to say whether it has a channel before the request is refused.
+CHECK_TIMEOUT = 5.0
 
 
 class AgiProtocolError(Exception):
@@ -140,13 +159,57 @@ class AgiChannel:
         await self.command("SET VARIABLE", name, _quote(value))
 
 
+class AgiTrust:
+    """Who the FastAGI server serves: this instance's Asterisk, for a call it has.
+
+    Any local process can connect to the FastAGI port and name any call. A request is served
+    only if it carries the instance's key (the dialplan passes it, telephony/dialplan.AGI_KEY)
+    and names a channel Asterisk has, asked over AMI (the connection that proves it is Asterisk):
+    so no ticket is opened, and no ticket of a real call changed, on a stranger's word."""
+
+    def __init__(self, key: str, asterisk_has: ChannelCheck):
+        if not key:
+            raise ValueError("no FastAGI key")
+        self._key = key.encode()
+        self._asterisk_has = asterisk_has
+
+    async def refusal(self, headers: dict[str, str]) -> str | None:
+        """Why this request must not be served; None if it may be."""
+        offered = headers.get(KEY_HEADER, "").encode("utf-8", errors="surrogateescape")
+        if not hmac.compare_digest(offered, self._key):
+            return "no key or a wrong key"
+        unique_id = headers.get("agi_uniqueid", "")
+        channel = headers.get("agi_channel", "")
+        if not _UNIQUE_ID.fullmatch(unique_id) or not _CHANNEL.fullmatch(channel):
+            return "not a channel name and unique id"
+        try:
+            has = await asyncio.wait_for(self._asterisk_has(channel, unique_id), CHECK_TIMEOUT)
+        except Exception as e:
+            return f"could not ask Asterisk about the channel ({type(e).__name__}: {e})"
+        return None if has else "a channel Asterisk does not have"
+
+
+def asterisk_has_channel(ami: AmiClient) -> ChannelCheck:
+    """The AMI question behind AgiTrust: does Asterisk have a channel of this name whose unique id
+    is this one?"""
+
+    async def has(channel: str, unique_id: str) -> bool:
+        reply = await ami.send(
+            {"Action": "Getvar", "Channel": channel, "Variable": "UNIQUEID"}, single=True
+        )
+        return bool(getattr(reply, "success", False)) and reply.get("Value") == unique_id
+
+    return has
+
+
 class FastAgiServer(ConnectionServer):
     name = "FastAGI"
     line_limit = MAX_LINE_BYTES
 
-    def __init__(self, routes: dict[str, Route]):
+    def __init__(self, routes: dict[str, Route], trust: AgiTrust):
         super().__init__()
         self._routes = routes
+        self._trust = trust
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -155,6 +218,18 @@ class FastAgiServer(ConnectionServer):
             headers = await asyncio.wait_for(read_headers(reader), HEADER_TIMEOUT)
             unique_id = headers.get("agi_uniqueid", "?")
             name = headers.get("agi_network_script", "").strip("/").split("?")[0]
+            refusal = await self._trust.refusal(headers)
+            if refusal is not None:
+                # Closed without a command: a real Asterisk (say, with a stale key) goes on in the
+                # dialplan, which queues the call; a stranger learns nothing.
+                log.warning(
+                    "FastAGI request from %s refused: %s (call %r, route %r)",
+                    peer,
+                    refusal,
+                    unique_id[:64],
+                    name[:40],
+                )
+                return
             route = self._routes.get(name)
             if route is None:
                 # No hang-up: closing makes the dialplan continue to the queue.

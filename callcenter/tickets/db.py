@@ -8,9 +8,12 @@ protocol cards in calltakers/); they all open their sessions here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select, text
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
+        _owner_only(engine.url.database)
+
         # WAL lets the web API read while the controller writes; busy_timeout rides out the
         # short write locks of concurrent calls instead of failing a ticket write.
         @event.listens_for(engine.sync_engine, "connect")
@@ -46,6 +51,22 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+def _owner_only(database: str | None) -> None:
+    """Callers' numbers, what they said, who took the call: readable by the controller's user
+    only. SQLite gives its -wal and -shm files the database file's mode, so that one is made 0600
+    before SQLite first opens it (and made so again if an older version left it 0644)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite says so when it opens it
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            each.chmod(0o600)
 
 
 class _PublishingSession(OrmSession):

@@ -143,6 +143,15 @@ def test_the_dialplan_calls_every_agi_route_and_no_other(rendered):
     assert called == set(ROUTES)
 
 
+def test_every_agi_call_passes_the_instances_key_first(rendered):
+    """The FastAGI server serves no request without it (issue 15, finding 4)."""
+    text = rendered["extensions.conf"]
+    calls = re.findall(r"AGI\(([^)]*)\)", text)
+    assert len(calls) >= len(ROUTES)
+    assert all(c.split(",")[1:] == [f"${{{dialplan.AGI_KEY}}}"] for c in calls), calls
+    assert re.search(rf"^{dialplan.AGI_KEY} = [0-9a-f]{{64}}$", text, re.MULTILINE)
+
+
 def test_each_agi_route_is_a_module_of_its_name_and_in_the_table():
     for route in ROUTES:
         module = importlib.import_module(f"callcenter.agi_routes.{route}")

@@ -129,6 +129,7 @@ class Calls:
                 ticket.status = new_status
             if step.stamp and getattr(ticket, step.stamp) is None:
                 setattr(ticket, step.stamp, at)
+            ticket.flags = lifecycle.flags_after_step(step, ticket.flags)
             data = {**step.data, "unique_id": call.unique_id}
             db.add(TicketEvent(ticket=ticket, at=at, actor="asterisk", kind=step.kind, data=data))
             await db.commit()

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ..live.facts import CallAbandoned, CallAnswered, CallEnded, CallQueued
+from ..live.facts import MEDIA_LOST, CallAbandoned, CallAnswered, CallEnded, CallQueued
 from .edits import TicketEdit
 from .models import Call, Dispatch, Ticket
 
@@ -133,6 +133,18 @@ def flags_after_event(kind: str, flags: list[str]) -> list[str]:
 
 def flags_after_close(outcome: str, flags: list[str]) -> list[str]:
     return with_flags(flags, outcome) if outcome in OUTCOME_FLAGS else flags
+
+
+# The flag of a call that ended because the caller's phone went silent for good (Asterisk's RTP
+# timeout): they were cut off, they did not hang up, so lists and the caller's history say so.
+MEDIA_LOST_FLAG = "media-lost"
+
+
+def flags_after_step(step: Step, flags: list[str]) -> list[str]:
+    """The ticket's flags once a telephony step is recorded on it."""
+    if step.kind == "ended" and step.data.get("cause") == MEDIA_LOST:
+        return with_flags(flags, MEDIA_LOST_FLAG)
+    return flags
 
 
 # ---- closing -----------------------------------------------------------------------------------

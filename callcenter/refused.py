@@ -11,6 +11,7 @@ class Why(StrEnum):
     NOT_FOUND = "not-found"  # what it names does not exist
     CONFLICT = "conflict"  # not now: the call or ticket is not in a state for it
     TELEPHONY = "telephony"  # Asterisk refused
+    UNAVAILABLE = "unavailable"  # nobody to ask: Asterisk or AMI is down, or did not answer
 
 
 class Refused(Exception):

@@ -186,6 +186,11 @@ class DeskService:
                 kind = "pause" if paused else "unpause"
         except DeskError:
             raise
+        except Refused as e:
+            # Asterisk said no (502), or there is no Asterisk to ask (503): the telephony knows.
+            log.warning("desk %s: %s refused: %s", extension, wanted, e)
+            said = f"Asterisk refused: {e}" if e.why == Why.TELEPHONY else str(e)
+            raise DeskError(said, e.why) from None
         except Exception as e:
             log.exception("desk %s: %s failed", extension, wanted)
             raise DeskError(f"Asterisk refused: {e}", Why.TELEPHONY) from None

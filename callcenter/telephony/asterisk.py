@@ -1,4 +1,5 @@
-"""A local Asterisk: render its configuration from callcenter.toml, start it, stop it.
+"""A local Asterisk: render its configuration from callcenter.toml, start it, keep it running,
+stop it.
 
 Asterisk may live in a chroot (a Debian sid root carrying Asterisk 22 on a Debian 12 host): then
 every file it touches (config, prompts, recordings) lives inside that root, and the controller reads
@@ -8,11 +9,13 @@ them through the host path. `InstancePaths` keeps both views of each directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import re
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import jinja2
 
 from ..config import Config, require_secrets
 from . import dialplan
-from .ami import RECEIVED_EVENTS
+from .ami import RECEIVED_EVENTS, Backoff
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,10 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
     for sub in ("lib", "spool", "run", "log/cdr-custom", "recordings"):
         (paths.host / sub).mkdir(parents=True, exist_ok=True)
     etc.mkdir(parents=True, exist_ok=True)
+    # Recordings, call records and the config's secrets: Asterisk's and the controller's (both
+    # root) only. The instance directory closes them all, whatever modes the files inside got.
+    for private in (paths.host, etc, paths.recordings, paths.host / "log"):
+        private.chmod(0o700)
     _copy_prompts(prompts_source(config), paths.prompts)
     _link_asterisk_data(config, paths)
     for name, text in render_templates(config, etc).items():
@@ -209,13 +216,45 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-class LocalAsterisk:
-    """Runs Asterisk in the foreground (-f) as a child process, chrooted when root is not /."""
+def how_it_ended(returncode: int) -> str:
+    """An exit status as the log and the outage banner say it."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
 
-    def __init__(self, config: Config):
+
+class RestartDelays:
+    """How long to wait before starting Asterisk again after it exited: `low` at first, doubling
+    up to `high` while it keeps dying soon after each start, `low` again once a run lasted
+    `stable` seconds (a crash a day is not a crash loop)."""
+
+    def __init__(self, low: float = 1.0, high: float = 60.0, stable: float = 120.0):
+        self._backoff = Backoff(low, high)
+        self.stable = stable
+
+    def after(self, ran: float) -> float:
+        """The delay before the next start, after a run of `ran` seconds (0: it never booted)."""
+        if ran >= self.stable:
+            self._backoff.reset()
+        return self._backoff.take()
+
+
+class LocalAsterisk:
+    """Runs Asterisk in the foreground (-f) as a child process, chrooted when root is not /;
+    `keep_running` restarts it whenever it exits."""
+
+    def __init__(self, config: Config, restarts: RestartDelays | None = None):
         self.config = config
         self.paths = instance_paths(config)
         self.process: asyncio.subprocess.Process | None = None
+        self.restarts = restarts or RestartDelays()
+        # How the last run ended while it is not running again; None while it runs.
+        self.down_because: str | None = None
+        self.exits = 0
+        self._keeper: asyncio.Task[None] | None = None
 
     def _asterisk(self, *args: str) -> list[str]:
         conf = self.config.asterisk.seen_by_asterisk(self.paths.asterisk_conf)
@@ -267,12 +306,70 @@ class LocalAsterisk:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,  # Ctrl-C reaches the controller, which stops Asterisk in order
+                # What Asterisk writes (recordings, call records, its control socket): the owner's.
+                umask=0o077,
                 preexec_fn=_die_with_parent,
             )
         await self.wait_booted()
         log.info("Asterisk running (pid %d), log in %s", self.process.pid, log_path)
 
+    def keep_running(self, on_exit: Callable[[str], None], on_running: Callable[[], None]) -> None:
+        """From now until stop(): notice each exit of the started Asterisk (logged, and told to
+        `on_exit` with how it ended) and start it again after a backoff (`on_running` once it
+        has booted)."""
+        self._keeper = asyncio.create_task(
+            self._keep_running(on_exit, on_running), name="asterisk-keeper"
+        )
+
+    async def _keep_running(
+        self, on_exit: Callable[[str], None], on_running: Callable[[], None]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            process = self.process
+            assert process is not None, "keep_running() needs a started Asterisk"
+            started = loop.time()
+            returncode = await process.wait()
+            ran = loop.time() - started
+            self.exits += 1
+            self.down_because = how_it_ended(returncode)
+            log.error(
+                "Asterisk (pid %d) %s after %.0f s; 112 calls cannot come in until it is back "
+                "(exit %d since the controller started; see %s)",
+                process.pid,
+                self.down_because,
+                ran,
+                self.exits,
+                self.paths.host / "log" / "console.log",
+            )
+            on_exit(self.down_because)
+            while True:
+                delay = self.restarts.after(ran)
+                log.warning("starting Asterisk again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                try:
+                    await self.start()
+                    break
+                except Exception as e:
+                    log.error("Asterisk did not start again: %s", e)
+                    await self._kill()
+                    ran = 0.0
+            self.down_because = None
+            on_running()
+
+    async def _kill(self) -> None:
+        """A start that failed half-way must not leave an Asterisk holding the ports."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
     async def stop(self, timeout: float = 10.0) -> None:
+        if self._keeper is not None:
+            # Not restarted once we are stopping it.
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
         if self.process is None or self.process.returncode is not None:
             return
         self.process.terminate()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ..tickets.db import Database
-from ..tickets.models import Restriction, RestrictionEvent, now
+from ..tickets.models import Restriction, RestrictionEvent, Ticket, now
 
 
 class RestrictionRecords:
@@ -81,6 +81,16 @@ class RestrictionRecords:
                 .options(selectinload(Restriction.events))
             )
         ).one()
+
+    async def callers_of(self, ticket_ids: list[int]) -> dict[int, str]:
+        """The caller's number of each of these tickets that exists."""
+        if not ticket_ids:
+            return {}
+        async with self._db.session() as db:
+            rows = await db.execute(
+                select(Ticket.id, Ticket.caller_number).where(Ticket.id.in_(ticket_ids))
+            )
+            return {ticket_id: number for ticket_id, number in rows}
 
     async def active(self, number: str) -> Restriction | None:
         if not number:

@@ -20,6 +20,9 @@ from ..tickets.models import Restriction, now
 from .callbacks import NUMBER_RE
 from .restriction_records import RestrictionRecords
 
+# Ticket ids as the API takes them anywhere (web/requests.py ROW_ID_RE): any database's integer.
+MAX_TICKET_ID = 10**18 - 1
+
 
 class RestrictionError(Refused):
     """The request is wrong (the message says how), or the number is already restricted."""
@@ -70,18 +73,33 @@ class Restrictions:
         number = body.get("number")
         if not isinstance(number, str) or not NUMBER_RE.fullmatch(number):
             raise RestrictionError("number: a caller's number (digits)")
-        evidence = body.get("evidence", [])
-        if (
-            not isinstance(evidence, list)
-            or len(evidence) > 100
-            or not all(isinstance(t, int) and not isinstance(t, bool) for t in evidence)
-        ):
-            raise RestrictionError("evidence: a list of ticket ids")
+        evidence = await self._evidence(number, body.get("evidence", []))
         if await self._records.active(number) is not None:
             raise RestrictionError(f"{number} is already restricted", Why.CONFLICT)
         return await self._records.restrict(
             number, _reason(body.get("reason")), evidence, actor, self._policy.levels
         )
+
+    async def _evidence(self, number: str, value: Any) -> list[int]:
+        """Ticket ids that exist and are calls from `number`: a restriction's record must not
+        point at nothing, nor at someone else's calls."""
+        if (
+            not isinstance(value, list)
+            or len(value) > 100
+            or not all(
+                isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= MAX_TICKET_ID
+                for t in value
+            )
+        ):
+            raise RestrictionError("evidence: a list of at most 100 ticket ids")
+        evidence = list(dict.fromkeys(value))
+        callers = await self._records.callers_of(evidence)
+        for ticket_id in evidence:
+            if ticket_id not in callers:
+                raise RestrictionError(f"evidence: there is no ticket {ticket_id}")
+            if callers[ticket_id] != number:
+                raise RestrictionError(f"evidence: ticket {ticket_id} is not a call from {number}")
+        return evidence
 
     async def lift(
         self, restriction_id: int, body: dict[str, Any], actor: str

@@ -38,7 +38,8 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
         "outcome": ticket.outcome,
         "closed_at": _time(ticket.closed_at),
         "closed_by": ticket.closed_by,
-        "recording_path": ticket.recording_path,
+        # Where to fetch it (web/tickets.py checks who may): never the file's path on the server.
+        "recording": f"/api/tickets/{ticket.id}/recording" if ticket.recording_path else None,
         "arrived_at": _time(ticket.arrived_at),
         "ivr_done_at": _time(ticket.ivr_done_at),
         "queued_at": _time(ticket.queued_at),
@@ -61,7 +62,7 @@ def ticket_detail(ticket: Ticket) -> dict[str, Any]:
             "answered_at": _time(c.answered_at),
             "ended_at": _time(c.ended_at),
             "hangup_cause": c.hangup_cause,
-            "recording_path": c.recording_path,
+            "recorded": c.recording_path is not None,
             "calltaker": c.calltaker,
             "conference": c.conference,
         }

@@ -1,5 +1,6 @@
 """Who may do what: the roles, the sets of roles each page and route admits, and the rule that a
-call-taker steers only their own desk and the calls they answered. Every handler asks here."""
+call-taker steers only their own desk and the calls they answered, and edits and hears only the
+tickets answered there. Every handler asks here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from enum import StrEnum
 
 from ..calltakers.calls import answered_by
 from ..config import Config
-from ..tickets.models import Call, User
+from ..tickets.models import Call, Ticket, User
 
 
 class Role(StrEnum):
@@ -43,3 +44,23 @@ def steers_desk(config: Config, user: User, extension: str) -> bool:
 def steers_call(config: Config, user: User, call: Call) -> bool:
     """A call-taker steers only the call they answered; an overseer any call."""
     return oversees(user) or answered_by(config, user.username, call)
+
+
+def _answered_here(config: Config, user: User, ticket: Ticket) -> bool:
+    return any(answered_by(config, user.username, call) for call in ticket.calls)
+
+
+def edits_ticket(config: Config, user: User, ticket: Ticket) -> bool:
+    """A call-taker edits and closes the tickets of calls answered at their desk, and tickets no
+    desk has answered (a caller who hung up while waiting, whom anyone may call back); never a
+    ticket another desk answered and is working on. An overseer edits any ticket. (Loaded with
+    its calls.)"""
+    if oversees(user):
+        return True
+    return not any(call.calltaker for call in ticket.calls) or _answered_here(config, user, ticket)
+
+
+def hears_recording(config: Config, user: User, ticket: Ticket) -> bool:
+    """Who may play a ticket's recording: an overseer, or the call-taker who answered one of its
+    calls (to hear an address again). Not another desk, not an agency."""
+    return oversees(user) or _answered_here(config, user, ticket)

@@ -1,6 +1,7 @@
 """Who is logged in: passwords, sessions, and the guards that admit a logged-in user of the roles a
 route or page names (the roles and their sets are in `access`). There is no anonymous access to
-caller data. Passwords are scrypt-hashed (stdlib, no extra dependency)."""
+caller data. Passwords are scrypt-hashed (stdlib, no extra dependency); guessing them is slowed
+down per login and per client address (`throttle`)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,27 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
 
-from ..config import USERNAME_RE
+from ..config import USERNAME_RE, WebConfig
 from ..tickets.models import User
 from .access import Role
 from .accounts import Accounts
+from .throttle import LoginThrottle
 
 SESSION_COOKIE = "ngalam112_session"
 SESSION_LIFETIME = timedelta(hours=12)  # one shift
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 ACCOUNTS_KEY = web.AppKey("accounts", Accounts)
+WEB_CONFIG_KEY = web.AppKey("web_config", WebConfig)
+THROTTLE_KEY = web.AppKey("login_throttle", LoginThrottle)
 USER_KEY = "user"  # request-scoped
 
 
@@ -112,16 +118,54 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def session_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
-    """The browser's session: script cannot read it, other sites cannot send it."""
+def session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    """The browser's session: script cannot read it, other sites cannot send it, and behind a
+    TLS proxy (where this request itself came over plain HTTP) it never travels unencrypted."""
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="Strict",
         max_age=int(SESSION_LIFETIME.total_seconds()),
-        secure=secure,
+        secure=request.secure or request.app[WEB_CONFIG_KEY].secure_cookies,
     )
+
+
+def client_address(request: web.Request) -> str:
+    """Who is trying to log in: the connection's address, or behind a reverse proxy trusted by
+    configuration the address that proxy appended to X-Forwarded-For (entries before it are
+    whatever the client wrote)."""
+    if request.app[WEB_CONFIG_KEY].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
+    return request.remote or "unknown"
+
+
+class TooManyTries(Exception):
+    """Too many wrong passwords lately: try again in `seconds` (the password was not checked)."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"too many failed logins; try again in {seconds} s")
+        self.seconds = seconds
+
+
+async def throttled_login(
+    request: web.Request, username: str, password: str
+) -> tuple[User, str] | None:
+    """`login`, unless this login or this address has failed too often lately: then
+    TooManyTries, before any password is checked."""
+    throttle, address = request.app[THROTTLE_KEY], client_address(request)
+    wait = throttle.wait(username, address)
+    if wait > 0:
+        raise TooManyTries(math.ceil(wait))
+    throttle.trying(username, address)
+    result = await login(request.app[ACCOUNTS_KEY], username, password)
+    if result is not None:
+        throttle.succeeded(username, address)
+    return result
 
 
 async def login(accounts: Accounts, username: str, password: str) -> tuple[User, str] | None:

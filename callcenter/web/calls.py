@@ -13,7 +13,7 @@ from ..routing.dispatch import DispatchError
 from ..tickets.models import Call
 from .access import DESK, steers_call
 from .auth import requires
-from .requests import error, json_body, refused, services_of, user_of
+from .requests import error, json_fields, refused, services_of, user_of
 
 UNIQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -42,8 +42,7 @@ async def post_dispatch(request: web.Request) -> web.Response:
     202: the call is in its conference and the agency is ringing; the outcome (answered, backup
     tried, failed) arrives as ticket events and on the live feed.
     """
-    body = await json_body(request)
-    agency = body.get("agency")
+    agency = (await json_fields(request, ("agency",)))["agency"]
     config = services_of(request).config
     if not isinstance(agency, str) or config.agency(agency) is None:
         known = ", ".join(a.id for a in config.agencies)

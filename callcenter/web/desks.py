@@ -17,7 +17,7 @@ from ..tickets.models import Ticket
 from ..tickets.views import ticket_summary
 from .access import DESK, OVERSEERS, steers_desk
 from .auth import requires
-from .requests import error, json_body, refused, services_of, user_of
+from .requests import error, json_fields, refused, services_of, user_of
 
 EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 
@@ -44,14 +44,14 @@ async def post_agent_state(request: web.Request) -> web.Response:
     """Join the queue, pause (with a reason) or leave it: {"state": "available"|"paused"|
     "logged-out", "reason": "istirahat"}. A call-taker for their own desk, a supervisor any."""
     extension = _steered_desk(request)
-    body = await json_body(request)
+    body = await json_fields(request, ("state",), ("reason",))
+    state, reason = body["state"], body.get("reason", "")
     try:
-        wanted = Wanted(str(body.get("state")))
+        wanted = Wanted(state if isinstance(state, str) else "")
     except ValueError:
         raise error(web.HTTPBadRequest, "state must be available, paused or logged-out") from None
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        raise error(web.HTTPBadRequest, "reason must be text")
+    if not isinstance(reason, str) or len(reason) > 64:
+        raise error(web.HTTPBadRequest, "reason must be one of the pause reasons")
     try:
         desk = await services_of(request).desks.set_state(
             extension, wanted, reason, user_of(request).username

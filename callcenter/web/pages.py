@@ -12,8 +12,15 @@ from aiohttp import web
 
 from ..tickets.edits import CALLTAKER_FLAGS, OUTCOMES
 from ..tickets.models import User
-from .access import DESK, OVERSEERS
-from .auth import SESSION_COOKIE, current_user, login, page_user, session_cookie
+from .access import DESK, OVERSEERS, Role
+from .auth import (
+    SESSION_COOKIE,
+    TooManyTries,
+    current_user,
+    page_user,
+    session_cookie,
+    throttled_login,
+)
 from .live import log_out
 from .services import SERVICES
 
@@ -32,7 +39,12 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
 
 async def get_root(request: web.Request) -> web.Response:
     user = await current_user(request)
-    raise web.HTTPSeeOther("/console" if user is not None else "/login")
+    raise web.HTTPSeeOther(_home(user) if user is not None else "/login")
+
+
+def _home(user: User) -> str:
+    """Where a login lands: an agency on its page, the centre's people at the console."""
+    return "/agency" if user.role == Role.AGENCY else "/console"
 
 
 async def get_login(request: web.Request) -> web.Response:
@@ -43,13 +55,22 @@ async def post_login(request: web.Request) -> web.Response:
     form = await request.post()
     username, password = form.get("username"), form.get("password")
     result = None
-    if isinstance(username, str) and isinstance(password, str):
-        result = await login(request.app[SERVICES].accounts, username, password)
+    try:
+        if isinstance(username, str) and isinstance(password, str):
+            result = await throttled_login(request, username, password)
+    except TooManyTries as e:
+        page = render(
+            "login.html",
+            status=429,
+            error=f"Terlalu banyak percobaan yang salah. Coba lagi dalam {e.seconds} detik.",
+        )
+        page.headers["Retry-After"] = str(e.seconds)
+        return page
     if result is None:
         return render("login.html", status=401, error="Nama pengguna atau kata sandi salah.")
-    _user, token = result
-    response = web.HTTPSeeOther("/console")
-    session_cookie(response, token, request.secure)
+    user, token = result
+    response = web.HTTPSeeOther(_home(user))
+    session_cookie(request, response, token)
     raise response
 
 
@@ -111,6 +132,16 @@ async def get_board(request: web.Request) -> web.Response:
     return render("board.html", user=user, boot=boot)
 
 
+async def get_agency(request: web.Request) -> web.Response:
+    """An agency's page: its open assignments, live over /ws/live (static/agency.js)."""
+    user = await page_user(request, (Role.AGENCY,), "Halaman ini untuk instansi.")
+    agency = request.app[SERVICES].config.agency(user.agency or "")
+    if agency is None:
+        raise web.HTTPForbidden(text="Login ini tidak terhubung ke instansi.")
+    boot = {"username": user.username, "agency": agency.id, "agency_name": agency.name}
+    return render("agency.html", user=user, agency=agency, boot=boot)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", get_root)
     app.router.add_get("/login", get_login)
@@ -119,3 +150,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/console", get_console)
     app.router.add_get("/protocols", get_protocols)
     app.router.add_get("/board", get_board)
+    app.router.add_get("/agency", get_agency)

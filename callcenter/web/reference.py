@@ -8,7 +8,7 @@ from aiohttp import web
 from ..calltakers.protocols import GENERAL, CardError, check_items
 from .access import OVERSEERS, READERS
 from .auth import requires
-from .requests import error, json_body, services_of, user_of
+from .requests import error, json_fields, services_of, user_of
 
 
 @requires(*READERS)
@@ -43,10 +43,8 @@ async def put_protocol(request: web.Request) -> web.Response:
     category = request.match_info["category"]
     if category not in services.config.categories and category != GENERAL:
         raise error(web.HTTPNotFound, "no such category")
-    body = await json_body(request)
-    if set(body) != {"ask", "tell"}:
-        # A misspelt or missing key would otherwise save an empty list over the card.
-        raise error(web.HTTPBadRequest, 'the card is {"ask": [...], "tell": [...]}, both lists')
+    # A misspelt or missing key would otherwise save an empty list over the card.
+    body = await json_fields(request, ("ask", "tell"))
     try:
         ask = check_items("ask", body["ask"])
         tell = check_items("tell", body["tell"])

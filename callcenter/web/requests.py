@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ STATUS_OF: dict[Why, type[web.HTTPException]] = {
     Why.NOT_FOUND: web.HTTPNotFound,
     Why.CONFLICT: web.HTTPConflict,
     Why.TELEPHONY: web.HTTPBadGateway,
+    Why.UNAVAILABLE: web.HTTPServiceUnavailable,
 }
 
 
@@ -68,6 +70,22 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise error(web.HTTPBadRequest, "body has a number too long or nesting too deep") from None
     if not isinstance(body, dict):
         raise error(web.HTTPBadRequest, "body must be a JSON object")
+    return body
+
+
+async def json_fields(
+    request: web.Request, required: Collection[str], optional: Collection[str] = ()
+) -> dict[str, Any]:
+    """The JSON body, holding every `required` key and no key outside `required` and
+    `optional`: a misspelt key is a 400, not a default quietly taken instead."""
+    body = await json_body(request)
+    unknown = sorted(str(k)[:40] for k in body if k not in required and k not in optional)
+    if unknown:
+        known = ", ".join([*required, *optional]) or "none"
+        raise error(web.HTTPBadRequest, f"unknown keys: {', '.join(unknown[:5])} (known: {known})")
+    missing = [k for k in required if k not in body]
+    if missing:
+        raise error(web.HTTPBadRequest, f"missing keys: {', '.join(missing)}")
     return body
 
 

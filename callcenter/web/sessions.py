@@ -5,22 +5,27 @@ from __future__ import annotations
 from aiohttp import web
 
 from .access import READERS
-from .auth import SESSION_COOKIE, login, requires, session_cookie
+from .auth import SESSION_COOKIE, TooManyTries, requires, session_cookie, throttled_login
 from .live import log_out
-from .requests import error, json_body, services_of, user_of
+from .requests import error, json_fields, services_of, user_of
 
 
 async def post_login(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
+    body = await json_fields(request, ("username", "password"))
+    username, password = body["username"], body["password"]
     if not isinstance(username, str) or not isinstance(password, str):
         raise error(web.HTTPBadRequest, "username and password must be strings")
-    result = await login(services_of(request).accounts, username, password)
+    try:
+        result = await throttled_login(request, username, password)
+    except TooManyTries as e:
+        refusal = error(web.HTTPTooManyRequests, str(e))
+        refusal.headers["Retry-After"] = str(e.seconds)
+        raise refusal from None
     if result is None:
         raise error(web.HTTPUnauthorized, "wrong username or password")
     user, token = result
     response = web.json_response({"token": token, "username": user.username, "role": user.role})
-    session_cookie(response, token, request.secure)
+    session_cookie(request, response, token)
     return response
 
 

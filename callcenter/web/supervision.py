@@ -11,7 +11,8 @@ from ..supervision.restrictions import RestrictionError, restriction_json
 from .access import DESK, OVERSEERS, steers_desk
 from .auth import requires
 from .calls import UNIQUE_ID_RE
-from .requests import error, json_body, refused, row_id_of, services_of, ticket_id_of, user_of
+from .desks import EXTENSION_RE
+from .requests import error, json_fields, refused, row_id_of, services_of, ticket_id_of, user_of
 
 
 @requires(*OVERSEERS)
@@ -26,9 +27,11 @@ async def post_listen(request: web.Request) -> web.Response:
     unique_id = request.match_info["unique_id"]
     if not UNIQUE_ID_RE.fullmatch(unique_id):
         raise error(web.HTTPNotFound, "no such call")
-    mode = (await json_body(request)).get("mode")
+    mode = (await json_fields(request, ("mode",)))["mode"]
+    if not isinstance(mode, str):
+        raise error(web.HTTPBadRequest, "mode: listen, whisper or barge")
     try:
-        await services_of(request).listen.listen(unique_id, str(mode), user_of(request).username)
+        await services_of(request).listen.listen(unique_id, mode, user_of(request).username)
     except ListenError as e:
         raise refused(e) from None
     return web.json_response(
@@ -49,9 +52,9 @@ async def post_callback(request: web.Request) -> web.Response:
     """{"extension": "2001"}: ring that call-taker, then the caller. A call-taker calls back from
     their own desk; a supervisor chooses any."""
     ticket_id = ticket_id_of(request)
-    extension = (await json_body(request)).get("extension")
+    extension = (await json_fields(request, ("extension",)))["extension"]
     user = user_of(request)
-    if not isinstance(extension, str):
+    if not isinstance(extension, str) or not EXTENSION_RE.fullmatch(extension):
         raise error(web.HTTPBadRequest, "extension: the call-taker's desk")
     if not steers_desk(services_of(request).config, user, extension):
         raise error(web.HTTPForbidden, "call back from your own desk")
@@ -72,7 +75,8 @@ async def post_restriction(request: web.Request) -> web.Response:
     """{"number", "reason", "evidence": [ticket ids]}: the next level of the prank policy."""
     try:
         restriction = await services_of(request).restrictions.restrict(
-            await json_body(request), user_of(request).username
+            await json_fields(request, ("number", "reason"), ("evidence",)),
+            user_of(request).username,
         )
     except RestrictionError as e:
         raise refused(e) from None
@@ -85,7 +89,7 @@ async def post_lift(request: web.Request) -> web.Response:
     restriction_id = row_id_of(request, "restriction")
     try:
         lifted = await services_of(request).restrictions.lift(
-            restriction_id, await json_body(request), user_of(request).username
+            restriction_id, await json_fields(request, ("reason",)), user_of(request).username
         )
     except RestrictionError as e:
         raise refused(e) from None

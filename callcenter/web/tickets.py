@@ -1,27 +1,26 @@
-"""Tickets: the list, one ticket, a call-taker's edits and closing. Agency users see only their
-agency's tickets."""
+"""Tickets: the list, one ticket, its recording, a call-taker's edits and closing. Agency users
+read only tickets assigned to their agency (web/agency.py); a call-taker edits only tickets their
+desk answered (or none did), and hears only the recordings of calls they answered."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from ..config import Config
 from ..refused import Refused
+from ..telephony.asterisk import instance_paths
 from ..tickets.lifecycle import Status
-from ..tickets.models import Ticket, User
+from ..tickets.models import Ticket
 from ..tickets.views import ticket_detail, ticket_summary
-from .access import DESK, READERS, Role
+from .access import DESK, READERS, Role, edits_ticket, hears_recording
+from .agency import agency_ticket_json, readable_ticket
 from .auth import requires
-from .requests import error, json_body, refused, services_of, ticket_id_of, user_of
-
-
-def _agency_scope(user: User) -> str | None:
-    """Agency users see only their own agency's tickets; an agency user without one sees none."""
-    if user.role == Role.AGENCY:
-        return user.agency or "\0none"
-    return None
+from .requests import error, json_body, json_fields, refused, services_of, ticket_id_of, user_of
 
 
 def _query_int(
@@ -39,9 +38,10 @@ def _query_int(
     return value
 
 
-@requires(*READERS)
+@requires(*DESK)
 async def get_tickets(request: web.Request) -> web.Response:
-    """Newest first. Query: status, caller_number, limit (1-500, default 100), before_id (paging)."""
+    """Newest first. Query: status, caller_number, limit (1-500, default 100), before_id (paging).
+    Not for agencies: they list their assignments (/api/agency/assignments)."""
     status = request.query.get("status")
     if status is not None and status not in {s.value for s in Status}:
         raise error(web.HTTPBadRequest, f"unknown status {status[:40]!r}")
@@ -49,7 +49,6 @@ async def get_tickets(request: web.Request) -> web.Response:
     if caller_number is not None and len(caller_number) > 64:
         raise error(web.HTTPBadRequest, "caller_number longer than 64 characters")
     tickets = await services_of(request).tickets.newest(
-        agency=_agency_scope(user_of(request)),
         status=status,
         caller_number=caller_number,
         limit=_query_int(request, "limit", 100, 1, 500) or 100,
@@ -60,35 +59,77 @@ async def get_tickets(request: web.Request) -> web.Response:
 
 @requires(*READERS)
 async def get_ticket(request: web.Request) -> web.Response:
+    if user_of(request).role == Role.AGENCY:
+        # Only while its agency holds an assignment on it, and as an agency reads it.
+        theirs, _assignments, with_number = await readable_ticket(request)
+        config = services_of(request).config
+        return web.json_response(agency_ticket_json(config, theirs, caller_number=with_number))
     ticket = await services_of(request).tickets.get(ticket_id_of(request))
-    scope = _agency_scope(user_of(request))
-    # A ticket outside an agency user's scope is reported as absent, not as forbidden.
-    if ticket is None or (scope is not None and ticket.agency != scope):
+    if ticket is None:
         raise error(web.HTTPNotFound, "no such ticket")
     return web.json_response(ticket_detail(ticket))
 
 
 @requires(*DESK)
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """The ticket's recording (audio/wav), to an overseer or the call-taker who answered it. The
+    file is looked up by ticket, never named by the client, and served only from inside the
+    recordings directory."""
+    services, user = services_of(request), user_of(request)
+    ticket = await services.tickets.get(ticket_id_of(request))
+    if ticket is None:
+        raise error(web.HTTPNotFound, "no such ticket")
+    if not hears_recording(services.config, user, ticket):
+        raise error(web.HTTPForbidden, "only the call-taker who answered it, or a supervisor")
+    path = await asyncio.to_thread(_recording_file, services.config, ticket.recording_path)
+    if path is None:
+        raise error(web.HTTPNotFound, "this ticket has no recording")
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
+
+
+def _recording_file(config: Config, stored: str | None) -> Path | None:
+    """The recording's file, if it is there and inside the recordings directory (the stored
+    path came from telephony; a link or a path of another directory is not served)."""
+    if not stored:
+        return None
+    recordings = instance_paths(config).recordings.resolve()
+    path = Path(stored).resolve()
+    return path if path.is_relative_to(recordings) and path.is_file() else None
+
+
+@requires(*DESK)
 async def patch_ticket(request: web.Request) -> web.Response:
-    """Edit what/where/who, the place, category, prank/silent flags and protocol ticks."""
-    return await _change(request, services_of(request).ticket_work.edit)
+    """Edit what/where/who, the place, category, prank/silent flags and protocol ticks (the body
+    is checked key by key in tickets/edits.py: an unknown key is a 400)."""
+    ticket_id = ticket_id_of(request)
+    body = await json_body(request)
+    return await _change(request, services_of(request).ticket_work.edit, ticket_id, body)
 
 
 @requires(*DESK)
 async def post_close(request: web.Request) -> web.Response:
     """Close with the call's type: darurat, informasi, prank, ghost, tidak-tercatat."""
-    return await _change(request, services_of(request).ticket_work.close)
+    ticket_id = ticket_id_of(request)
+    body = await json_fields(request, ("outcome",))
+    return await _change(request, services_of(request).ticket_work.close, ticket_id, body)
 
 
 async def _change(
     request: web.Request,
     change: Callable[[int, dict[str, Any], str], Awaitable[Ticket]],
+    ticket_id: int,
+    body: dict[str, Any],
 ) -> web.Response:
-    """A call-taker's change to a ticket: the changed ticket, or the domain's no as HTTP."""
-    ticket_id = ticket_id_of(request)
-    body = await json_body(request)
+    """A call-taker's change to a ticket: the changed ticket, or the domain's no as HTTP. Another
+    desk's ticket is refused before anything changes."""
+    services, user = services_of(request), user_of(request)
+    ticket = await services.tickets.get(ticket_id)
+    if ticket is None:
+        raise error(web.HTTPNotFound, "no such ticket")
+    if not edits_ticket(services.config, user, ticket):
+        raise error(web.HTTPForbidden, "another desk answered this ticket")
     try:
-        changed = await change(ticket_id, body, user_of(request).username)
+        changed = await change(ticket_id, body, user.username)
     except Refused as e:
         raise refused(e) from None
     return web.json_response(ticket_summary(changed))

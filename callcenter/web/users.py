@@ -10,7 +10,7 @@ from ..config import USERNAME_RE
 from .access import ADMINS, Role
 from .auth import hash_password, is_text, requires
 from .live import end_feeds_of
-from .requests import error, json_body, services_of, user_of
+from .requests import error, json_fields, services_of, user_of
 
 
 @requires(*ADMINS)
@@ -35,8 +35,8 @@ async def get_users(request: web.Request) -> web.Response:
 async def post_users(request: web.Request) -> web.Response:
     """Add a login: {"username", "password" (>= 10 characters), "role", "agency" (agency role)}."""
     services = services_of(request)
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
+    body = await json_fields(request, ("username", "password", "role"), ("agency",))
+    username, password = body["username"], body["password"]
     role, agency = body.get("role"), body.get("agency")
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
         raise error(web.HTTPBadRequest, "username: letters, digits and . _ @ - only (1-64)")

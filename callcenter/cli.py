@@ -103,8 +103,11 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     config = _load(args)
     if not config_mod.USERNAME_RE.fullmatch(args.username):
         raise SystemExit("create-user: the username may have letters, digits and . _ @ - (1-64)")
-    if args.role == Role.AGENCY and not args.agency:
-        raise SystemExit("create-user: the agency role needs --agency")
+    if args.role == Role.AGENCY and config.agency(args.agency or "") is None:
+        known = ", ".join(a.id for a in config.agencies) or "none configured"
+        raise SystemExit(f"create-user: the agency role needs --agency, one of: {known}")
+    if args.role != Role.AGENCY and args.agency:
+        raise SystemExit("create-user: --agency is only for the agency role")
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif sys.stdin.isatty():

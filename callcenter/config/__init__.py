@@ -26,6 +26,7 @@ from .model import (
     PrankPolicyConfig,
     QueueConfig,
     SpeechConfig,
+    WebConfig,
     default_categories,
     default_menu,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "PrankPolicyConfig",
     "QueueConfig",
     "SpeechConfig",
+    "WebConfig",
     "default_categories",
     "default_menu",
     "load",

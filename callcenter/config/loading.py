@@ -15,6 +15,7 @@ from .model import (
     EXTENSION_RE,
     NAME_RE,
     USERNAME_RE,
+    WEBHOOK_URL_RE,
     Agency,
     Category,
     Config,
@@ -45,7 +46,16 @@ def load(path: str | os.PathLike[str] | None, env: dict[str, str] | None = None)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(source, "-", f"not valid TOML: {e}") from None
     config = Config(source=source)
-    plain = ("asterisk", "controller", "database", "queue", "speech", "prank_policy", "callbacks")
+    plain = (
+        "asterisk",
+        "controller",
+        "database",
+        "queue",
+        "speech",
+        "prank_policy",
+        "callbacks",
+        "web",
+    )
     for section in plain:
         _fill(config, section, raw.pop(section, {}), source)
     config.calltakers = _phones(raw.pop("calltakers", []), "calltakers", source)
@@ -192,7 +202,16 @@ def _agencies(values: Any, source: str) -> list[Agency]:
     for i, item in enumerate(values):
         key = f"agencies[{i}]"
         allowed = {"id", "name", "categories", "primary", "backup", "ring_timeout"}
-        _only(_table(item, key, source), allowed, key, source)
+        allowed |= {*DEADLINE_KEYS, "escalate_after", "show_caller_number", "webhook_url"}
+        allowed.add("callout")
+        _table(item, key, source)
+        if "webhook_secret" in item:
+            raise ConfigError(
+                source,
+                f"{key}.webhook_secret",
+                "secrets come from the environment: set NGALAM_WEBHOOK_SECRET_<AGENCY ID>",
+            )
+        _only(item, allowed, key, source)
         for k in ("id", "name", "primary"):
             if not item.get(k):
                 what = "a dial target is required" if k == "primary" else "required"
@@ -207,7 +226,16 @@ def _agencies(values: Any, source: str) -> list[Agency]:
             primary=_typed(item["primary"], str, source, f"{key}.primary"),
             backup=_typed(item.get("backup", ""), str, source, f"{key}.backup"),
             ring_timeout=_typed(item.get("ring_timeout", 20), int, source, f"{key}.ring_timeout"),
+            show_caller_number=_typed(
+                item.get("show_caller_number", False), bool, source, f"{key}.show_caller_number"
+            ),
+            webhook_url=_typed(item.get("webhook_url", ""), str, source, f"{key}.webhook_url"),
+            callout=_typed(item.get("callout", True), bool, source, f"{key}.callout"),
         )
+        for k in (*DEADLINE_KEYS, "escalate_after"):
+            if k in item:
+                setattr(agency, k, _typed(item[k], int, source, f"{key}.{k}"))
+        _check_agency_loop(agency, key, source)
         if not NAME_RE.fullmatch(agency.id):
             raise ConfigError(source, f"{key}.id", "letters, digits, - and _ only")
         if any(a.id == agency.id for a in agencies):
@@ -225,6 +253,32 @@ def _agencies(values: Any, source: str) -> list[Agency]:
     return agencies
 
 
+# An agency's deadlines (seconds from the assignment), in the order its statuses come.
+DEADLINE_KEYS = ("acknowledge_within", "on_scene_within", "cleared_within")
+# At most a day: a deadline is for chasing a response, not a reminder for next week.
+LONGEST_DEADLINE = 24 * 3600
+
+
+def _check_agency_loop(agency: Agency, key: str, source: str) -> None:
+    previous = 0
+    for k in DEADLINE_KEYS:
+        seconds = getattr(agency, k)
+        if not 1 <= seconds <= LONGEST_DEADLINE:
+            raise ConfigError(source, f"{key}.{k}", f"must be 1-{LONGEST_DEADLINE} seconds")
+        if seconds < previous:
+            raise ConfigError(
+                source, f"{key}.{k}", "must not be shorter than an earlier deadline of the agency"
+            )
+        previous = seconds
+    if not 1 <= agency.escalate_after <= 3600:
+        raise ConfigError(source, f"{key}.escalate_after", "must be 1-3600 seconds")
+    url = agency.webhook_url
+    if url and not WEBHOOK_URL_RE.fullmatch(url):
+        raise ConfigError(
+            source, f"{key}.webhook_url", f"must be an http(s):// URL, got {url[:80]!r}"
+        )
+
+
 def _apply_env(config: Config, env: dict[str, str]) -> None:
     if "NGALAM_AMI_SECRET" in env:
         config.asterisk.ami_secret = env["NGALAM_AMI_SECRET"]
@@ -236,6 +290,8 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
         secret = env.get(f"NGALAM_SIP_SECRET_{phone.extension}")
         if secret is not None:
             phone.secret = secret
+    for agency in config.agencies:
+        agency.webhook_secret = env.get(agency.webhook_secret_env, "")
 
 
 def normalise_database_url(url: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +39,26 @@ class AsteriskConfig:
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 10999
+    # Seconds without audio (RTP) from a phone before Asterisk hangs its call up: a caller whose
+    # phone vanished without hanging up (a mobile network dropping) would otherwise wait forever.
+    rtp_timeout: int = 30
+    # The same while that phone holds the call: it may rightly send no audio then.
+    rtp_timeout_hold: int = 300
+    # SIP session timers (RFC 4028): seconds between the refreshes that prove a call's far end is
+    # still there, with far ends that support them (carriers do).
+    session_expires: int = 1800
     # Where Asterisk reaches the controller's FastAGI server.
     agi_host: str = "127.0.0.1"
     # Where rendered config, recordings, logs live. Empty: derived from root and instance.
     instance_dir: str = ""
+
+    @property
+    def agi_key(self) -> str:
+        """What the dialplan passes with every FastAGI request, so the controller serves this
+        instance's Asterisk and no other local process (telephony/agi.py). Derived from the AMI
+        secret: as secret and as much this instance's own, with nothing more to configure, and it
+        reveals nothing of that secret."""
+        return hmac.new(self.ami_secret.encode(), b"ngalam112 FastAGI", hashlib.sha256).hexdigest()
 
     def host_instance_dir(self) -> Path:
         if self.instance_dir:
@@ -69,6 +87,8 @@ class ControllerConfig:
     ami_reconnect_max: float = 30.0
     # Seconds between checks of Asterisk's channel list, which close calls whose end went unheard.
     channel_sweep: float = 30.0
+    # Seconds between looks for agency deadlines that have passed (routing/deadlines.py).
+    deadline_check: float = 5.0
 
 
 @dataclass
@@ -178,6 +198,24 @@ class Agency:
     primary: str
     backup: str = ""
     ring_timeout: int = 20
+    # The agency loop's deadlines, in seconds from the assignment (routing/agency_loop.py), and
+    # how long after a missed deadline's re-alert the supervisors' board is alerted.
+    acknowledge_within: int = 120
+    on_scene_within: int = 600
+    cleared_within: int = 3600
+    escalate_after: int = 60
+    # Whether its desk phone is called about each assignment (the ticket read out, "press 1 to
+    # accept, 2 to decline"), and again on a missed deadline. Off: it acknowledges on its page.
+    callout: bool = True
+    # Whether the agency's page shows the caller's number (off: the centre relays).
+    show_caller_number: bool = False
+    # Where each assignment and status change is posted as signed JSON; empty: no webhook.
+    webhook_url: str = ""
+    webhook_secret: str = ""  # env NGALAM_WEBHOOK_SECRET_<ID> (id upper-cased, - as _)
+
+    @property
+    def webhook_secret_env(self) -> str:
+        return "NGALAM_WEBHOOK_SECRET_" + self.id.upper().replace("-", "_")
 
     def targets(self) -> list[str]:
         return [t for t in (self.primary, self.backup) if t]
@@ -212,6 +250,30 @@ class CallbackConfig:
 
 
 @dataclass
+class WebConfig:
+    # The origin browsers reach the console at (scheme://host[:port]) when a reverse proxy stands
+    # in front, e.g. "https://112.malangkota.go.id": pages of no other origin may change anything.
+    # Empty: the origin the request itself names (http://<its Host header>).
+    public_origin: str = ""
+    # Session cookies travel over HTTPS only (`Secure`); also on when public_origin is https://.
+    tls: bool = False
+    # Behind one reverse proxy: the client's address is the last X-Forwarded-For entry (the one
+    # that proxy added). Off: the connection's address (a client can write the header itself).
+    trust_forwarded_for: bool = False
+    # Wrong passwords tolerated for one login, and from one client address (a whole centre may
+    # share one), before each next try must wait: login_first_delay seconds, doubling with each
+    # further failure up to login_longest_delay. A right password clears its login's count.
+    login_free_tries: int = 5
+    login_free_tries_per_address: int = 20
+    login_first_delay: float = 1.0
+    login_longest_delay: float = 300.0
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.tls or self.public_origin.startswith("https://")
+
+
+@dataclass
 class Config:
     source: str = "<defaults>"
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
@@ -234,6 +296,7 @@ class Config:
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     prank_policy: PrankPolicyConfig = field(default_factory=PrankPolicyConfig)
     callbacks: CallbackConfig = field(default_factory=CallbackConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def all_phones(self) -> list[Phone]:
         return [*self.calltakers, *self.test_callers, *self.agency_phones, *self.supervisor_phones]
@@ -264,3 +327,7 @@ class Config:
 DIAL_TARGET_RE = re.compile(
     r"^(PJSIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.+#*-]{1,64}(@[A-Za-z0-9_.-]{1,64})?$"
 )
+
+# Where an agency's webhook posts: http(s), a host, an optional port and path; no credentials in
+# the URL (the secret signs the body instead) and no spaces or control characters.
+WEBHOOK_URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[!-~]{0,500})?$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..telephony import dialplan
@@ -26,6 +27,14 @@ def require_secrets(config: Config) -> None:
                 f"secret of extension {phone.extension}",
                 f"missing or shorter than {MIN_SECRET_LENGTH} characters "
                 f"(set NGALAM_SIP_SECRET_{phone.extension})",
+            )
+    for agency in config.agencies:
+        if agency.webhook_url and len(agency.webhook_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                config.source,
+                f"webhook secret of agency {agency.id}",
+                f"missing or shorter than {MIN_SECRET_LENGTH} characters "
+                f"(set {agency.webhook_secret_env})",
             )
 
 
@@ -73,6 +82,7 @@ def validate(config: Config) -> None:
             raise ConfigError(src, key, f"must be a port number 1-65535, got {port}")
     if a.rtp_end - a.rtp_start < 10:
         raise ConfigError(src, "asterisk.rtp_end", "RTP range must span at least 10 ports")
+    _validate_media_timeouts(config)
     if not NAME_RE.fullmatch(a.instance):
         raise ConfigError(src, "asterisk.instance", "letters, digits, - and _ only")
     if not NAME_RE.fullmatch(a.ami_user):
@@ -92,9 +102,14 @@ def validate(config: Config) -> None:
         raise ConfigError(src, "controller.ami_reconnect_max", "need 0 < min <= max")
     if not 1 <= c.channel_sweep <= 3600:
         raise ConfigError(src, "controller.channel_sweep", f"must be 1-3600, got {c.channel_sweep}")
+    if not 0.1 <= c.deadline_check <= 300:
+        raise ConfigError(
+            src, "controller.deadline_check", f"must be 0.1-300, got {c.deadline_check}"
+        )
     _validate_ivr(config)
     _validate_speech(config)
     _validate_supervision(config)
+    _validate_web(config)
     try:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -145,11 +160,69 @@ def _validate_supervision(config: Config) -> None:
         raise ConfigError(src, "callbacks.window_hours", "must be 1-336")
 
 
+def _validate_web(config: Config) -> None:
+    src, w = config.source, config.web
+    if w.public_origin:
+        parts = urlsplit(w.public_origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigError(
+                src,
+                "web.public_origin",
+                f"scheme://host[:port] only, like https://112.malangkota.go.id; "
+                f"got {w.public_origin[:80]!r}",
+            )
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not one)
+        except ValueError:
+            raise ConfigError(
+                src, "web.public_origin", "the port is not a number 0-65535"
+            ) from None
+    if not 1 <= w.login_free_tries <= w.login_free_tries_per_address <= 10_000:
+        raise ConfigError(
+            src,
+            "web.login_free_tries_per_address",
+            "need 1 <= login_free_tries <= login_free_tries_per_address <= 10000 (an address "
+            "may carry a whole centre's typing errors)",
+        )
+    if not 0 < w.login_first_delay <= w.login_longest_delay <= 86400:
+        raise ConfigError(
+            src,
+            "web.login_longest_delay",
+            "need 0 < login_first_delay <= login_longest_delay <= 86400",
+        )
+
+
 def _validate_speech(config: Config) -> None:
     # A missing model is not a config error (start-up degrades to DTMF-only and says so), but a
     # nonsensical limit is.
     if not 1 <= config.speech.max_seconds <= 24 * 3600:
         raise ConfigError(config.source, "speech.max_seconds", "must be between 1 and 86400")
+
+
+def _validate_media_timeouts(config: Config) -> None:
+    src, a = config.source, config.asterisk
+    # Below a few seconds a lost packet or two would cut a live caller off.
+    if not 2 <= a.rtp_timeout <= 3600:
+        raise ConfigError(src, "asterisk.rtp_timeout", f"must be 2-3600, got {a.rtp_timeout}")
+    if not a.rtp_timeout <= a.rtp_timeout_hold <= 7200:
+        raise ConfigError(
+            src,
+            "asterisk.rtp_timeout_hold",
+            f"must be between asterisk.rtp_timeout ({a.rtp_timeout}) and 7200, "
+            f"got {a.rtp_timeout_hold}",
+        )
+    # 90 s is the shortest interval RFC 4028 lets either side ask for (Min-SE).
+    if not 90 <= a.session_expires <= 86400:
+        raise ConfigError(
+            src, "asterisk.session_expires", f"must be 90-86400, got {a.session_expires}"
+        )
 
 
 def _validate_ivr(config: Config) -> None:

@@ -101,3 +101,9 @@ def build(lang_dir: Path, voice: str, only_missing: bool = False) -> list[Path]:
         )
         written.append(beep)
     return written
+
+
+def available(root: Path) -> frozenset[str]:
+    """The prompts that exist under `root` (the prompts directory), by name as the dialplan plays
+    them: "id/digits/1" for root/id/digits/1.wav."""
+    return frozenset(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.wav"))

@@ -107,6 +107,10 @@ class ChannelsAlive:
 # The hangup cause of a call closed because its channel was gone (see ChannelsAlive).
 CHANNEL_GONE = "gone: no channel in Asterisk"
 
+# The hangup cause of a call Asterisk hung up because no audio came from the caller's phone any
+# more (its RTP timeout): the phone vanished without hanging up, as when a mobile network drops.
+MEDIA_LOST = "media lost: no audio from the phone"
+
 
 # Agency channels the controller originates get the unique id f"{DISPATCH_LEG_PREFIX}{dispatch id}".
 DISPATCH_LEG_PREFIX = "dispatch-"
@@ -118,6 +122,18 @@ class AgencyLegEnded:
 
     leg_id: str
     cause: str = ""
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class AgencyKeyPressed:
+    """An agency's desk phone, called about an assignment, pressed a key (or none: ""). Read from
+    the callout's UserEvent: the assignment id as ASCII digits, the key one character at most;
+    whether the channel is one the controller placed is for routing to check."""
+
+    unique_id: str
+    assignment_id: int
+    key: str
     at: datetime = field(default_factory=utc_now)
 
 
@@ -211,6 +227,7 @@ CallEvent = (
     | CallSeen
     | ChannelsAlive
     | AgencyLegEnded
+    | AgencyKeyPressed
     | MemberChanged
     | MembersResynced
     | CallOffered

@@ -69,5 +69,53 @@ class BoardChanged:
     at: datetime = field(default_factory=utc_now)
 
 
+@dataclass(frozen=True)
+class AssignmentChanged:
+    """An agency's assignment to a ticket was made or moved (routing/agency_loop.py). A decline
+    hands the ticket back to the centre (`back_to_centre`): the console must find another agency."""
+
+    ticket_id: int
+    assignment_id: int
+    agency: str
+    status: str
+    previous: str | None  # None: just assigned
+    actor: str
+    assignment: dict[str, Any]
+    back_to_centre: bool = False
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class AgencyOverdue:
+    """An agency missed a deadline and was already alerted again: the supervisors' board shows
+    it with sound."""
+
+    ticket_id: int
+    assignment_id: int
+    agency: str
+    deadline: str  # acknowledge, on-scene, cleared
+    due_at: datetime
+    status: str
+    at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class OutageChanged:
+    """A part of the centre (Asterisk, AMI, the database, speech) went down or came back: every
+    part down now, with since when and the banner's words (empty: all is well)."""
+
+    down: tuple[dict[str, str], ...]
+    at: datetime = field(default_factory=utc_now)
+
+
 # Everything the bus carries.
-ViewMessage = DispatchAlert | TicketChanged | DeskChanged | ScreenPop | BoardChanged
+ViewMessage = (
+    DispatchAlert
+    | TicketChanged
+    | DeskChanged
+    | ScreenPop
+    | BoardChanged
+    | AssignmentChanged
+    | AgencyOverdue
+    | OutageChanged
+)

@@ -1,8 +1,10 @@
 """The dispatches to agencies: each target rung for a ticket and how its ringing ended. The
-repository of routing's aggregate; the Dispatcher and the overflow route write through it."""
+repository of routing's aggregate; the Dispatcher and the overflow route write through it, and
+each dispatch assigns the ticket to the agency (the agency loop: assignments.py)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,13 +14,18 @@ from ..tickets import lifecycle
 from ..tickets.calls import Calls
 from ..tickets.db import Database, call_row
 from ..tickets.models import Dispatch, Ticket, TicketEvent, now
+from .assignments import Assignments
+
+log = logging.getLogger(__name__)
 
 
 class DispatchLog:
-    def __init__(self, db: Database, calls: Calls):
+    def __init__(self, db: Database, calls: Calls, assignments: Assignments | None = None):
         self._db = db
         # A dispatch may be the first we hear of a call (overflow while the controller was down).
         self._calls = calls
+        # Every dispatch, by a call-taker or by overflow, assigns the ticket to the agency.
+        self._assignments = assignments
 
     async def start(
         self, call: CallRef, agency: str, target: str, mode: str, actor: str
@@ -43,7 +50,13 @@ class DispatchLog:
             data = {"agency": agency, "target": target, "mode": mode, "dispatch": dispatch.id}
             db.add(TicketEvent(ticket=ticket, actor=actor, kind="dispatch-ringing", data=data))
             await db.commit()
-            return dispatch
+        if self._assignments is not None:
+            try:
+                await self._assignments.assign(dispatch.ticket_id, agency, actor)
+            except Exception:
+                # The agency's phone rings all the same: reaching the caller comes first.
+                log.exception("call %s: assigning %s failed", call.unique_id, agency)
+        return dispatch
 
     async def outcome(
         self,
@@ -97,6 +110,11 @@ class DispatchLog:
                 return  # not ours, already recorded, or it never answered (recorded as such)
             dispatch_id = dispatch.id
         await self.outcome(dispatch_id, "ended", fact.cause, ended_at=fact.at)
+
+    async def of_leg(self, leg_id: str) -> Dispatch | None:
+        """The dispatch whose agency channel had this unique id."""
+        async with self._db.session() as db:
+            return await db.scalar(select(Dispatch).where(Dispatch.leg_id == leg_id[:64]))
 
     async def agency_on_call(self, unique_id: str) -> bool:
         """Whether an agency answered into this call and has not left it."""

@@ -4,12 +4,13 @@ is rung into it (Originate); a caller goes on hold or is hung up.
 
 The dialplan side (`public,112,conference|onhold`, context `dispatch`) is in extensions.conf, its
 names in telephony/dialplan.py; the conference profiles in confbridge.conf. It implements the
-ports of routing.dispatch (Telephony), calltakers.desk (QueuePort), calltakers.calls (CallPort),
-supervision.listen (ListenPort) and supervision.callbacks (CallbackPort)."""
+ports of routing.dispatch (Telephony), routing.callouts (DeskPhones), calltakers.desk
+(QueuePort), calltakers.calls (CallPort), supervision.listen (ListenPort) and
+supervision.callbacks (CallbackPort). An agency's desk phone is also called about an
+assignment (Originate into `agency-callout`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from typing import Any
@@ -17,12 +18,24 @@ from typing import Any
 from ..refused import Refused, Why
 from ..routing.dispatch import DispatchError, Ringing
 from . import dialplan
-from .ami import AmiClient
+from .ami import AmiClient, TelephonyUnavailable
 
 log = logging.getLogger(__name__)
 
 # OriginateResponse "Reason": Asterisk's control frame that ended the attempt.
 _REASONS = {"0": "failed", "1": "no-answer", "3": "no-answer", "5": "busy", "8": "failed"}
+
+
+def _rung(reply: Any) -> Ringing:
+    """How an originated call's ringing ended, from its OriginateResponse."""
+    messages = reply if isinstance(reply, list) else [reply]
+    result = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
+    if result is None:
+        return Ringing(False, "failed", str(getattr(messages[0], "message", ""))[:64])
+    if result.get("Response") == "Success":
+        return Ringing(True)
+    code = str(result.get("Reason", "0"))
+    return Ringing(False, _REASONS.get(code, "failed"), f"reason {code}")
 
 
 def _ok(reply: Any) -> bool:
@@ -240,17 +253,44 @@ class AmiTelephony:
             "Async": "true",
         }
         try:
-            reply = await asyncio.wait_for(self._ami.send(action), timeout + 15)
-        except TimeoutError:
-            return Ringing(False, "failed", "no OriginateResponse from Asterisk")
-        messages = reply if isinstance(reply, list) else [reply]
-        result = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
-        if result is None:
-            return Ringing(False, "failed", str(getattr(messages[0], "message", ""))[:64])
-        if result.get("Response") == "Success":
-            return Ringing(True)
-        code = str(result.get("Reason", "0"))
-        return Ringing(False, _REASONS.get(code, "failed"), f"reason {code}")
+            # The answer is the OriginateResponse, after the target's ringing.
+            reply = await self._ami.send(action, timeout=timeout + 15)
+        except TelephonyUnavailable as e:
+            return Ringing(False, "failed", str(e)[:64])
+        return _rung(reply)
+
+    async def call_agency_desk(
+        self,
+        target: str,
+        leg_id: str,
+        timeout: int,
+        caller_id: str,
+        assignment_id: int,
+        briefing: tuple[str, ...],
+    ) -> Ringing:
+        """Ring an agency's desk phone about an assignment (routing.callouts' port): answered, it
+        hears the briefing and its key comes back as a UserEvent. Waits for the answer or not."""
+        action = {
+            "Action": "Originate",
+            "Channel": target,
+            "Context": dialplan.CALLOUT_CONTEXT,
+            "Exten": dialplan.START_EXTEN,
+            "Priority": "1",
+            "Timeout": str(timeout * 1000),
+            "CallerID": f'"{caller_id}" <112>',
+            "Variable": (
+                f"{dialplan.CALLOUT_ASSIGNMENT}={assignment_id},"
+                f"{dialplan.CALLOUT_BRIEFING}={'&'.join(briefing)}"
+            ),
+            # Its UserEvent carries this id: only a callout the controller placed is heard.
+            "ChannelId": leg_id,
+            "Async": "true",
+        }
+        try:
+            reply = await self._ami.send(action, timeout=timeout + 15)
+        except TelephonyUnavailable as e:
+            return Ringing(False, "failed", str(e)[:64])
+        return _rung(reply)
 
     # ---- hearing a waiting caller -------------------------------------------------------------
 

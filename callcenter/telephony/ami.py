@@ -18,6 +18,8 @@ from panoramisk import Manager
 from ..config import Config
 from ..live.facts import (
     DISPATCH_LEG_PREFIX,
+    MEDIA_LOST,
+    AgencyKeyPressed,
     AgencyLegEnded,
     CallAbandoned,
     CallAnswered,
@@ -37,7 +39,15 @@ from ..live.facts import (
     MembersResynced,
     QueueMember,
 )
-from .dialplan import EMERGENCY_EXTEN, OLD_EMERGENCY_NUMBERS, PUBLIC_CONTEXT
+from ..refused import Refused, Why
+from .dialplan import (
+    CALLOUT_EVENT,
+    CALLOUT_PREFIX,
+    EMERGENCY_EXTEN,
+    OLD_EMERGENCY_NUMBERS,
+    PUBLIC_CONTEXT,
+    agi_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +111,25 @@ def _queue_caller_abandon(event: Ami) -> CallEvent | None:
     return CallAbandoned(_call(event), queue=event.get("Queue", ""))
 
 
+# The cause Asterisk gives a PJSIP channel it hangs up for lack of RTP (res_pjsip_sdp_rtp's
+# rtp_timeout): 44, "requested channel not available". A caller's own channel, which Asterisk
+# answered, gets it no other way (on a channel Asterisk dials out it may mean a refusal instead).
+RTP_TIMEOUT_CAUSE = "44"
+
+
+def _caller_hangup_cause(event: Ami) -> str:
+    if event.get("Cause") == RTP_TIMEOUT_CAUSE and event.get("Channel", "").startswith("PJSIP/"):
+        return MEDIA_LOST
+    return event.get("Cause-txt", event.get("Cause", ""))
+
+
 def _hangup(event: Ami) -> CallEvent | None:
     unique_id = event.get("Uniqueid", "")
     if unique_id.startswith(DISPATCH_LEG_PREFIX):
         return AgencyLegEnded(unique_id, cause=event.get("Cause-txt", event.get("Cause", "")))
     if not _is_emergency_call(event):
         return None  # call-takers' and agencies' legs end too; the caller's leg is what counts
-    return CallEnded(_call(event), cause=event.get("Cause-txt", event.get("Cause", "")))
+    return CallEnded(_call(event), cause=_caller_hangup_cause(event))
 
 
 def queue_member(event: Ami) -> QueueMember:
@@ -163,6 +185,27 @@ def _dtmf_end(event: Ami) -> CallEvent | None:
     return KeyPressed(_call(event), digit=digit if digit in DIGITS else "?")
 
 
+# The keys an agency's desk phone may answer a callout with (Read() leaves "" for none).
+CALLOUT_KEYS = frozenset("0123456789*#")
+
+
+def _user_event(event: Ami) -> CallEvent | None:
+    """A callout's key (UserEvent AgencyCallout from the dialplan); every other user event, and
+    one from a channel the controller did not name as a callout, is not ours. Untrusted text:
+    the assignment id must be ASCII digits, the key one known character."""
+    unique_id = event.get("Uniqueid", "")
+    if event.get("UserEvent") != CALLOUT_EVENT or not unique_id.startswith(CALLOUT_PREFIX):
+        return None
+    assignment_id = agi_int(event.get("Assignment", ""), None)
+    if assignment_id is None:
+        log.warning("callout %s: unreadable assignment id; key ignored", unique_id[:80])
+        return None
+    key = event.get("Key", "")
+    return AgencyKeyPressed(
+        unique_id[:80], assignment_id, key=key if key in CALLOUT_KEYS or key == "" else "?"
+    )
+
+
 # The subscription table: Asterisk event → translation into a domain event (None: not ours).
 EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "Newchannel": _new_channel,
@@ -179,6 +222,7 @@ EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "QueueMemberPause": _member_changed,
     "QueueMemberStatus": _member_changed,
     "DTMFEnd": _dtmf_end,
+    "UserEvent": _user_event,
 }
 
 
@@ -244,6 +288,21 @@ def _int(text: str | None) -> int:
         return 0
 
 
+# Seconds an action waits for Asterisk's answer by default: a desk's click must not hang on an
+# Asterisk that died or is stuck (Asterisk answers a healthy action within milliseconds).
+ACTION_TIMEOUT = 5.0
+# Seconds before a resync is tried again when Asterisk was still starting.
+RESYNC_RETRY = 0.5
+
+
+class TelephonyUnavailable(Refused):
+    """Asterisk cannot be asked now: AMI is not connected, the connection dropped before the
+    answer came, or no answer came in time. (`AmiRefused` is Asterisk answering no.)"""
+
+    def __init__(self, message: str):
+        super().__init__(message, Why.UNAVAILABLE)
+
+
 class Backoff:
     """Delays between reconnect attempts: doubling from `low` up to `high`, reset after a login."""
 
@@ -291,8 +350,15 @@ class AmiClient:
         config: Config,
         handle: Callable[[CallEvent], Awaitable[None]],
         catch_up: Callable[[bool], Awaitable[int]] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
     ):
         self._handle = handle
+        # Told True once each login's resync is done, False at each loss: the outage state
+        # follows at once.
+        self._on_connection = on_connection
+        # Futures of the actions sent on this connection and not answered yet: failed at once
+        # when it drops, rather than left waiting for a reply that cannot come.
+        self._in_flight: set[asyncio.Future[Any]] = set()
         # Handles the calls the call records name: after a reconnect (True) all of them, those
         # that ended while we were away, before the live channels are read; at each sweep
         # (False) those recorded before the last one. Says how many it handled.
@@ -303,6 +369,9 @@ class AmiClient:
         self._sweeper: asyncio.Task[None] | None = None
         self._sweep_interval = config.controller.channel_sweep
         self.connected = asyncio.Event()
+        # Connected, and what Asterisk has was read since (desks, calls): until then the
+        # controller's picture may be from before an Asterisk restart.
+        self.synced = asyncio.Event()
         self.logins = 0
         a = config.asterisk
         self.manager = _Manager(
@@ -336,14 +405,31 @@ class AmiClient:
             if task is not None:
                 task.cancel()
 
-    async def send(self, action: dict[str, str], *, single: bool = False) -> Any:
+    async def send(
+        self, action: dict[str, str], *, single: bool = False, timeout: float = ACTION_TIMEOUT
+    ) -> Any:
         """Send an action; its reply (or list of event replies). `single`: the action answers
         with one message only. panoramisk guesses from the reply's words otherwise, and takes
-        QueueAdd's "Added interface to queue" for the start of a list that never ends."""
+        QueueAdd's "Added interface to queue" for the start of a list that never ends.
+        Raises TelephonyUnavailable at once while AMI is down, when the connection drops before
+        the reply, or after `timeout` seconds without one."""
         for key, value in action.items():
             if any(c in str(value) for c in "\r\n"):
                 raise ValueError(f"AMI action field {key!r} contains a line break")
-        return await self.manager.send_action(action, as_list=False if single else None)
+        name = action.get("Action", "?")
+        if not self.connected.is_set():
+            # panoramisk would write to the dead connection and wait for ever.
+            raise TelephonyUnavailable(f"telephony unavailable: no AMI connection ({name})")
+        reply = self.manager.send_action(action, as_list=False if single else None)
+        self._in_flight.add(reply)
+        try:
+            return await asyncio.wait_for(reply, timeout)
+        except TimeoutError:
+            raise TelephonyUnavailable(
+                f"telephony unavailable: Asterisk did not answer {name} in {timeout:.0f} s"
+            ) from None
+        finally:
+            self._in_flight.discard(reply)
 
     def _on_event(self, _manager: Manager, message: Any) -> None:
         try:
@@ -365,7 +451,17 @@ class AmiClient:
 
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
         self.connected.clear()
+        self.synced.clear()
         log.warning("AMI connection lost; reconnecting with backoff")
+        lost = TelephonyUnavailable("telephony unavailable: the AMI connection was lost")
+        for reply in list(self._in_flight):
+            if not reply.done():
+                reply.set_exception(lost)
+        # panoramisk keeps unanswered actions to send again after a reconnect: a call-taker's
+        # click would then act minutes later, on a call that may be over. They have failed.
+        self.manager.awaiting_actions.clear()
+        if self._on_connection is not None:
+            self._on_connection(False)
 
     async def _consume(self) -> None:
         while True:
@@ -394,7 +490,14 @@ class AmiClient:
             events.append(alive)
         # Who is at the queue now: call-takers may have joined, paused or left while we were away.
         reply = await self.send({"Action": "QueueStatus", "Queue": self._queue})
-        members = [dict(m) for m in (reply if isinstance(reply, list) else [])]
+        if not isinstance(reply, list):
+            # Asterisk takes logins while still loading its modules; until app_queue is loaded
+            # QueueStatus is an "Invalid/unknown command", and taking that for an empty queue
+            # would log every call-taker out of the console while Asterisk still has them.
+            log.info("AMI resync: the queue is not ready yet (%s)", getattr(reply, "message", ""))
+            self._resync_later()
+            return
+        members = [dict(m) for m in reply]
         resynced = members_to_resync(members, self._queue, datetime.now(UTC))
         events.append(resynced)
         log.info(
@@ -405,13 +508,24 @@ class AmiClient:
         )
         for event in events:
             await self._handle(event)
+        if self.connected.is_set():
+            self.synced.set()
+            if self._on_connection is not None:
+                self._on_connection(True)
+
+    def _resync_later(self) -> None:
+        def again() -> None:
+            if self.connected.is_set():  # else the next login resyncs
+                self._events.put_nowait("resync")
+
+        asyncio.get_running_loop().call_later(RESYNC_RETRY, again)
 
     async def _channels(self) -> list[Ami]:
         """Asterisk's channel list; empty if it does not come (the events wait behind it)."""
         try:
-            reply = await asyncio.wait_for(self.send({"Action": "CoreShowChannels"}), 10)
-        except TimeoutError:
-            log.warning("CoreShowChannels got no answer in 10 s")
+            reply = await self.send({"Action": "CoreShowChannels"}, timeout=10)
+        except TelephonyUnavailable as e:
+            log.warning("CoreShowChannels: %s", e)
             return []
         return [dict(m) for m in (reply if isinstance(reply, list) else [])]
 

@@ -109,6 +109,10 @@ ROUTE_DIALLED = "dialled"
 ROUTE_UNANSWERED = "unanswered"
 ROUTE_CALLBACK = "callback"
 
+# Every AGI() passes the instance's FastAGI key (AsteriskConfig.agi_key, held in this dialplan
+# global) as its first argument: the controller serves no request without it (telephony/agi.py).
+AGI_KEY = "NGALAM_AGI_KEY"
+
 
 def names() -> dict[str, str]:
     """Every name above, by its constant's name: what the templates are rendered with."""
@@ -146,3 +150,19 @@ SNOOP_STREAM = "NGALAM_SNOOP_STREAM"
 SNOOP_AUDIOSOCKET = "NGALAM_SNOOP_AUDIOSOCKET"
 # The unique id of the snoop's streaming half starts with this (its hangup names no caller).
 SNOOP_PREFIX = "snoop-"
+
+# ---- calling an agency's desk phone about an assignment ------------------------------------------
+
+# Originated by the controller (routing/callouts.py): the agency's desk phone, answered, hears the
+# briefing and presses 1 to accept or 2 to decline; the key goes back as a UserEvent, no FastAGI.
+CALLOUT_CONTEXT = "agency-callout"
+# Set by that Originate: the assignment the call is about, and the briefing's prompts joined
+# with "&" (names under the prompts directory, as Playback() takes them).
+CALLOUT_ASSIGNMENT = "NGALAM_CALLOUT_ASSIGNMENT"
+CALLOUT_BRIEFING = "NGALAM_CALLOUT_BRIEFING"
+# The key the desk phone pressed ("" if none), as Read() leaves it.
+CALLOUT_KEY = "NGALAM_CALLOUT_KEY"
+# The UserEvent that carries the key to the controller (its fields: Assignment, Key).
+CALLOUT_EVENT = "AgencyCallout"
+# The unique id of a callout's channel starts with this: only channels the controller placed count.
+CALLOUT_PREFIX = "callout-"

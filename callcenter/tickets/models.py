@@ -312,3 +312,45 @@ class CdrProgress(Base):
     inode: Mapped[int] = mapped_column(BigInteger)
     offset: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
+
+
+class Assignment(Base):
+    """A ticket dispatched to an agency, followed until the agency clears or declines it (the
+    agency loop: routing/agency_loop.py). Its next deadline lives here, not in a timer, so a
+    restart of the controller loses none."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index("ix_assignments_ticket_agency", "ticket_id", "agency"),
+        Index("ix_assignments_agency_status", "agency", "status"),
+        Index("ix_assignments_deadline_at", "deadline_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    agency: Mapped[str] = mapped_column(String(64))
+    # assigned → acknowledged → en-route → on-scene → cleared, or declined.
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    # Each stamp only for a status actually reached (a skipped step keeps none).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    en_route_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    on_scene_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    moved_by: Mapped[str] = mapped_column(String(64))
+    moved_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    disposition: Mapped[str | None] = mapped_column(Text)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    # The next deadline (acknowledge, on-scene, cleared) and the escalation step it will take
+    # (1: re-alert the agency, 2: the board); None when nothing is left to chase.
+    deadline: Mapped[str | None] = mapped_column(String(16))
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    deadline_step: Mapped[int | None] = mapped_column(Integer)
+    # The last escalation step taken: for which deadline, which step, when.
+    escalated_deadline: Mapped[str | None] = mapped_column(String(16))
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    ticket: Mapped[Ticket] = relationship()

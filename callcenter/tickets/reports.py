@@ -13,6 +13,13 @@ before it. Both count the calls that reached the queue (`offered`), so their sha
 
 The national export counts call types per day (the outcome a call-taker closed each ticket with,
 by the local day it arrived): it carries no answer time, and this changes nothing in it.
+
+The agency loop (`agency_loop`): per agency and the ticket's category, the assignments made in
+the range, and from each assignment the seconds to acknowledge, to on scene and to cleared
+(p50/p90), and the share within the agency's deadline for each. A later status meets an earlier
+deadline (a patrol that reports on scene without pressing acknowledge has acknowledged then), as
+the deadlines count it (routing/agency_loop.py). The share is of the assignments not declined; one
+still open past its deadline, or never reaching the step, counts as not within.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..config import Config
 from .edits import OUTCOMES
-from .models import Ticket
+from .models import Assignment, Ticket
 
 # Where each answer time starts (also in every summary, for whoever reads the JSON or CSV).
 MEASURED_FROM = {
@@ -213,10 +221,100 @@ def day_range(start: str | None, end: str | None, today: date) -> tuple[date, da
     return first, last
 
 
+# The steps of the agency loop a report measures, each with the stamps that meet it (the first
+# of them counts), and the agency's deadlines when its configuration does not say.
+LOOP_STEPS = {
+    "acknowledge": ("acknowledged_at", "en_route_at", "on_scene_at", "cleared_at"),
+    "on_scene": ("on_scene_at", "cleared_at"),
+    "cleared": ("cleared_at",),
+}
+DEFAULT_DEADLINES = {"acknowledge": 120, "on_scene": 600, "cleared": 3600}
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    """What the agency loop's figures need of an assignment."""
+
+    agency: str
+    category: str | None
+    status: str
+    assigned_at: datetime
+    stamps: dict[str, datetime | None]
+
+    def seconds_to(self, step: str) -> float | None:
+        """Seconds from the assignment to the first status that meets `step` (None: not yet)."""
+        reached = [t for name in LOOP_STEPS[step] if (t := self.stamps.get(name)) is not None]
+        if not reached:
+            return None
+        return max(0.0, (min(reached) - self.assigned_at).total_seconds())
+
+
+def loop_figures(rows: list[AssignmentRow], deadlines: dict[str, int]) -> dict[str, Any]:
+    """An agency's assignments: counts, p50/p90 of each step and the share within its deadline."""
+    measured = [r for r in rows if r.status != "declined"]
+    out: dict[str, Any] = {
+        "assignments": len(rows),
+        "declined": len(rows) - len(measured),
+        "cleared": sum(1 for r in rows if r.status == "cleared"),
+    }
+    for step in LOOP_STEPS:
+        seconds = [s for r in measured if (s := r.seconds_to(step)) is not None]
+        within = sum(1 for s in seconds if s <= deadlines[step])
+        out[f"{step}_p50"] = percentile(seconds, 50)
+        out[f"{step}_p90"] = percentile(seconds, 90)
+        out[f"{step}_deadline"] = deadlines[step]
+        out[f"{step}_within"] = within
+        out[f"{step}_within_pct"] = round(100 * within / len(measured), 1) if measured else None
+    return out
+
+
+def agency_loop(
+    rows: list[AssignmentRow], deadlines: Callable[[str], dict[str, int]]
+) -> list[dict[str, Any]]:
+    """The loop's figures per agency and category (NONE for a ticket without one), each agency
+    measured against its own deadlines."""
+    groups: dict[tuple[str, str], list[AssignmentRow]] = {}
+    for row in rows:
+        groups.setdefault((row.agency, row.category or NONE), []).append(row)
+    return [
+        {
+            "agency": agency,
+            "category": category,
+            **loop_figures(groups[agency, category], deadlines(agency)),
+        }
+        for agency, category in sorted(groups)
+    ]
+
+
+def configured_deadlines(config: Config) -> Callable[[str], dict[str, int]]:
+    """Each agency's deadlines as its configuration sets them (the defaults for one no longer
+    configured)."""
+
+    def of(agency_id: str) -> dict[str, int]:
+        agency = config.agency(agency_id)
+        if agency is None:
+            return DEFAULT_DEADLINES
+        return {
+            "acknowledge": agency.acknowledge_within,
+            "on_scene": agency.on_scene_within,
+            "cleared": agency.cleared_within,
+        }
+
+    return of
+
+
 class Reports:
-    def __init__(self, engine: AsyncEngine, zone: ZoneInfo):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        zone: ZoneInfo,
+        deadlines: Callable[[str], dict[str, int]] | None = None,
+    ):
+        """`deadlines`: an agency's deadlines in seconds by step (acknowledge, on_scene,
+        cleared); DEFAULT_DEADLINES for every agency without it."""
         self._engine = engine
         self.zone = zone
+        self._deadlines = deadlines or (lambda agency: DEFAULT_DEADLINES)
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
@@ -265,6 +363,38 @@ class Reports:
                 for r in result.all()
             ]
 
+    async def assignment_rows(self, first: date, last: date) -> list[AssignmentRow]:
+        """The assignments made in the local days `first`..`last`, with their ticket's category."""
+        start, end = self.bounds(first, last)
+        stamps = list(dict.fromkeys(s for step in LOOP_STEPS.values() for s in step))
+        query = (
+            select(
+                Assignment.agency,
+                Ticket.category,
+                Assignment.status,
+                Assignment.assigned_at,
+                *(getattr(Assignment, n) for n in stamps),
+            )
+            .join(Ticket, Ticket.id == Assignment.ticket_id)
+            .where(Assignment.assigned_at >= start, Assignment.assigned_at < end)
+            .order_by(Assignment.id)
+        )
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query)
+            return [
+                AssignmentRow(
+                    agency=r.agency,
+                    category=r.category,
+                    status=r.status,
+                    assigned_at=r.assigned_at,
+                    stamps={n: getattr(r, n) for n in stamps},
+                )
+                for r in result.all()
+            ]
+
+    async def agency_loop(self, first: date, last: date) -> list[dict[str, Any]]:
+        return agency_loop(await self.assignment_rows(first, last), self._deadlines)
+
     async def summary(self, first: date, last: date, by: str) -> dict[str, Any]:
         key_of(by, self.zone)  # a wrong dimension is refused before any reading
         rows = await self.rows(first, last)
@@ -276,6 +406,7 @@ class Reports:
             "measured_from": MEASURED_FROM,
             "total": figures(rows),
             "groups": grouped(rows, by, self.zone),
+            "agency_loop": await self.agency_loop(first, last),
         }
 
     async def national(self, first: date, last: date) -> list[dict[str, Any]]:
@@ -292,6 +423,7 @@ class Reports:
             "total": figures(rows),
             "sections": {by: grouped(rows, by, self.zone) for by in DIMENSIONS if by != "day"},
             "national": national(rows, _days(first, last), self.zone),
+            "agency_loop": await self.agency_loop(first, last),
         }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import calls, desks, reference, sessions, tickets, users
+from . import agency, assignments, calls, desks, reference, sessions, tickets, users
 
 
 def add_routes(app: web.Application) -> None:
@@ -16,9 +16,14 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", sessions.get_me)
     app.router.add_get("/api/tickets", tickets.get_tickets)
     app.router.add_get("/api/tickets/{id}", tickets.get_ticket)
+    app.router.add_get("/api/tickets/{id}/recording", tickets.get_recording)
     app.router.add_patch("/api/tickets/{id}", tickets.patch_ticket)
     app.router.add_post("/api/tickets/{id}/close", tickets.post_close)
+    app.router.add_post("/api/tickets/{id}/assignments", assignments.post_assignment)
     app.router.add_get("/api/agencies", reference.get_agencies)
+    app.router.add_get("/api/tickets/{id}/eido", agency.get_eido)
+    app.router.add_get("/api/agency/assignments", agency.get_agency_assignments)
+    app.router.add_post("/api/assignments/{id}/status", agency.post_assignment_status)
     app.router.add_post("/api/calls/{unique_id}/dispatch", calls.post_dispatch)
     for action, route in (("hold", "hold"), ("resume", "resume"), ("hang_up", "hangup")):
         app.router.add_post(f"/api/calls/{{unique_id}}/{route}", calls.call_action(action))

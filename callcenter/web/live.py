@@ -16,16 +16,25 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
 from ..calltakers.waiting import with_waiting_key
 from ..config import Config
 from ..live.bus import Subscription
-from ..live.messages import BoardChanged, DeskChanged, DispatchAlert, ScreenPop, TicketChanged
+from ..live.messages import (
+    AgencyOverdue,
+    AssignmentChanged,
+    BoardChanged,
+    DeskChanged,
+    DispatchAlert,
+    OutageChanged,
+    ScreenPop,
+    TicketChanged,
+)
 from .access import OVERSEERS, Role
 from .auth import current_user, token_of
+from .origins import cookie_authenticated, from_our_pages
 from .services import SERVICES
 
 log = logging.getLogger(__name__)
@@ -59,6 +68,10 @@ class _OpenFeed:
 # The open sockets and their sessions: closed when the controller shuts down (else it would wait
 # for each console), and when their session ends.
 SOCKETS: web.AppKey[dict[web.WebSocketResponse, _OpenFeed]] = web.AppKey("sockets")
+
+# The outage state now (supervision/outages.py), sent first on every socket: a page opened during
+# an outage shows its banner at once. Unset: the app has no outage state (a test's).
+OUTAGES: web.AppKey[Callable[[], OutageChanged]] = web.AppKey("outages")
 
 
 async def log_out(request: web.Request) -> None:
@@ -127,7 +140,9 @@ class LiveFeed:
         viewer = self.viewer
         match event:
             case TicketChanged():
-                return viewer.role != Role.AGENCY or event.ticket.get("agency") == viewer.agency
+                # Not agencies: a ticket carries the caller's number, which an agency sees only
+                # if its configuration says so (web/agency.py); its page follows its assignments.
+                return viewer.role != Role.AGENCY
             case ScreenPop():
                 return event.username == viewer.username
             case BoardChanged():
@@ -137,6 +152,13 @@ class LiveFeed:
             case DispatchAlert():
                 phone = self._config.calltaker_at(event.calltaker)
                 return self._oversees or (phone is not None and phone.username == viewer.username)
+            case OutageChanged():
+                return viewer.role != Role.AGENCY
+            case AssignmentChanged():
+                # The centre sees every agency's; an agency only its own.
+                return viewer.role != Role.AGENCY or event.agency == viewer.agency
+            case AgencyOverdue():
+                return self._oversees  # the board's alarm
         return False
 
     def message(self, event: Any) -> dict[str, Any] | None:
@@ -179,6 +201,32 @@ def message_of(event: Any) -> dict[str, Any] | None:
                 "agency": event.agency,
                 "at": event.at.isoformat(),
             }
+        case OutageChanged():
+            return {"type": "outage", "down": list(event.down), "at": event.at.isoformat()}
+        case AssignmentChanged():
+            return {
+                "type": "assignment",
+                "ticket_id": event.ticket_id,
+                "assignment": event.assignment,
+                "previous": event.previous,
+                "actor": event.actor,
+                "back_to_centre": event.back_to_centre,
+                "at": event.at.isoformat(),
+            }
+        case AgencyOverdue():
+            return {
+                # Not "alert": that one says a dispatch went unanswered, to whoever has the call.
+                "type": "agency-overdue",
+                "ticket_id": event.ticket_id,
+                "assignment_id": event.assignment_id,
+                "agency": event.agency,
+                "deadline": event.deadline,
+                "due_at": event.due_at.isoformat(),
+                "status": event.status,
+                # The board sounds its alarm for this one.
+                "sound": True,
+                "at": event.at.isoformat(),
+            }
     return None
 
 
@@ -211,9 +259,12 @@ ENCODED = _EncodedOnce()
 
 
 def _same_origin(request: web.Request) -> bool:
-    """A page on another site must not open a socket with this browser's session."""
-    origin = request.headers.get("Origin")
-    return origin is None or urlsplit(origin).netloc == request.host
+    """A page of another origin (another site, port or scheme) must not open a socket with this
+    browser's session. Browsers always say the page's origin; only a client with a Bearer token
+    (a program, which no page can lend a session to) may leave it out."""
+    if request.headers.get("Origin") is None:
+        return not cookie_authenticated(request)
+    return from_our_pages(request)
 
 
 async def ws_live(request: web.Request) -> web.StreamResponse:
@@ -230,6 +281,10 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     token = token_of(request) or ""
     feed = LiveFeed(Viewer(user.username, user.role, user.agency), services.config)
     subscription = services.bus.subscribe()
+    outages = request.app.get(OUTAGES)
+    if outages is not None:
+        # First in the queue, nothing published between: any later change comes after it.
+        subscription.queue.put_nowait(outages())
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     opened = _OpenFeed(token, user.username, subscription)
     request.app[SOCKETS][ws] = opened

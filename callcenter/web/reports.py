@@ -11,7 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from ..tickets.edits import OUTCOMES
-from ..tickets.reports import ANSWER_BUCKETS, ANSWER_WITHIN, NOT_CLOSED, ReportError, day_range
+from ..tickets.reports import (
+    ANSWER_BUCKETS,
+    ANSWER_WITHIN,
+    LOOP_STEPS,
+    NOT_CLOSED,
+    ReportError,
+    day_range,
+)
 from .access import OVERSEERS
 from .auth import requires
 from .pages import render, supervisor_user
@@ -140,6 +147,38 @@ async def get_national_csv(request: web.Request) -> web.Response:
     )
 
 
+# The agency loop's CSV: per agency and category, each step's p50/p90 and share within deadline.
+LOOP_COLUMNS = (
+    "agency",
+    "category",
+    "assignments",
+    "declined",
+    "cleared",
+    *(
+        f"{step}_{figure}"
+        for step in LOOP_STEPS
+        for figure in ("p50", "p90", "deadline", "within", "within_pct")
+    ),
+)
+
+
+@requires(*OVERSEERS)
+async def get_agency_loop_csv(request: web.Request) -> web.Response:
+    """Per agency and category: seconds from assignment to acknowledged, on scene and cleared
+    (p50/p90), and the share within each of the agency's deadlines."""
+    reports = request.app[SERVICES].reports
+    try:
+        first, last = day_range(request.query.get("from"), request.query.get("to"), reports.today())
+    except ReportError as e:
+        raise error(web.HTTPBadRequest, str(e)) from None
+    rows = await reports.agency_loop(first, last)
+    return _csv(
+        f"ngalam112-instansi-{first}-{last}.csv",
+        list(LOOP_COLUMNS),
+        [[r[c] for c in LOOP_COLUMNS] for r in rows],
+    )
+
+
 def _page_context(request: web.Request, report: dict[str, Any]) -> dict[str, Any]:
     config = request.app[SERVICES].config
     names = {c.id: c.name for c in config.categories.values()}
@@ -204,5 +243,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/reports/summary.csv", get_summary_csv)
     app.router.add_get("/api/reports/national", get_national)
     app.router.add_get("/api/reports/national.csv", get_national_csv)
+    app.router.add_get("/api/reports/agency-loop.csv", get_agency_loop_csv)
     app.router.add_get("/reports", get_reports_page)
     app.router.add_get("/reports/evaluation", get_evaluation_page)

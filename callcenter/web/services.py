@@ -12,6 +12,8 @@ from ..calltakers.protocols import Protocols
 from ..calltakers.ticket_work import TicketWork
 from ..config import Config
 from ..live.bus import Bus
+from ..routing.assignments import Assignments
+from ..routing.callouts import Callouts
 from ..routing.dispatch import Dispatcher
 from ..speech.meaning import Gazetteer
 from ..supervision.board import Board
@@ -43,6 +45,10 @@ class Services:
     listen: ListenIn
     callbacks: Callbacks
     restrictions: Restrictions
+    # Assigning a ticket to an agency without a phone bridge (its desk phone is called).
+    callouts: Callouts
+    # The agency loop's records: open assignments, status moves.
+    assignments: Assignments
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -20,6 +20,7 @@ from callcenter.config import Phone
 from callcenter.live.bus import Bus
 from callcenter.live.facts import CallAnswered, CallEnded, CallQueued, CallRef
 from callcenter.live.messages import (
+    AssignmentChanged,
     BoardChanged,
     DeskChanged,
     DispatchAlert,
@@ -282,12 +283,20 @@ class TestWhatEachConsoleReceives:
         assert self.feed(config, "penyelia", "supervisor").message(change) is not None
         assert self.feed(config, "polisi", "agency", "polresta").message(change) is None
 
-    def test_agencies_see_only_their_tickets(self, config):
+    def test_agencies_see_only_their_assignments_and_no_ticket(self, config):
+        # A ticket message carries the caller's number, which an agency may not be allowed to
+        # see: agencies follow their assignments and read tickets through the API.
         ours = TicketChanged(1, "edited", "dispatched", {"id": 1, "agency": "polresta"})
         theirs = TicketChanged(2, "edited", "dispatched", {"id": 2, "agency": "pmi"})
         agency = self.feed(config, "polisi", "agency", "polresta")
-        assert agency.message(ours) is not None and agency.message(theirs) is None
+        assert agency.message(ours) is None and agency.message(theirs) is None
         assert self.feed(config, "petugas", "call-taker").message(theirs) is not None
+
+        def moved(agency_id: str) -> AssignmentChanged:
+            return AssignmentChanged(1, 7, agency_id, "en-route", "assigned", "x", {"id": 7})
+
+        assert agency.message(moved("polresta"))["type"] == "assignment"
+        assert agency.message(moved("pmi")) is None
 
     def test_a_failed_dispatch_alerts_the_calltaker_who_has_the_call(self, config):
         alert = DispatchAlert(3, "1.1", "pmi", calltaker="PJSIP/2001")

@@ -193,6 +193,88 @@
   }
 
   let listsAt = 0;
+  // ---- the agencies' open assignments (the agency loop) and their missed deadlines -----------
+
+  const AGENCY_STATUSES = {
+    assigned: "ditugaskan", acknowledged: "diterima", "en-route": "berangkat", "on-scene": "tiba di lokasi",
+    cleared: "selesai", declined: "ditolak",
+  };
+  const DEADLINES = { acknowledge: "menerima", "on-scene": "tiba di lokasi", cleared: "selesai" };
+  const CLOSED = new Set(["cleared", "declined"]);
+  const assignments = new Map(); // id → assignment
+  const raised = new Map(); // assignment id → the deadline raised on the board
+  let alarmAudio = null;
+
+  // Two low tones, distinct from the outage banner's (a browser sounds only after a first click).
+  function alarm() {
+    const box = $("agency-loop");
+    box.dataset.alarms = String(Number(box.dataset.alarms || 0) + 1);
+    try {
+      alarmAudio = alarmAudio || new AudioContext();
+      if (alarmAudio.state === "suspended") alarmAudio.resume().catch(() => {});
+      const now = alarmAudio.currentTime;
+      for (const [start, frequency] of [[0, 520], [0.35, 520]]) {
+        const tone = alarmAudio.createOscillator();
+        const volume = alarmAudio.createGain();
+        tone.frequency.value = frequency;
+        volume.gain.setValueAtTime(0.3, now + start);
+        volume.gain.exponentialRampToValueAtTime(0.001, now + start + 0.3);
+        tone.connect(volume).connect(alarmAudio.destination);
+        tone.start(now + start);
+        tone.stop(now + start + 0.3);
+      }
+    } catch (error) {
+      // No sound device: the highlighted row has to do.
+    }
+  }
+
+  function renderAssignments() {
+    const open = [...assignments.values()].filter((a) => !CLOSED.has(a.status));
+    open.sort((a, b) => (a.agency < b.agency ? -1 : a.agency > b.agency ? 1 : a.id - b.id));
+    $("assignments").tBodies[0].replaceChildren(
+      ...open.map((a) => {
+        const overdue = a.deadline_at && Date.parse(a.deadline_at) <= Date.now();
+        const deadline = a.deadline ? (DEADLINES[a.deadline] || a.deadline) + " sebelum " + when(a.deadline_at) : "–";
+        const tr = row([boot.agencies[a.agency] || a.agency, "#" + a.ticket_id, AGENCY_STATUSES[a.status] || a.status,
+          when(a.moved_at) + " · " + a.moved_by, deadline,
+          raised.has(a.id) ? "TERLAMBAT " + (DEADLINES[raised.get(a.id)] || "") : overdue ? "terlambat" : ""]);
+        tr.dataset.assignment = String(a.id);
+        tr.dataset.agency = a.agency;
+        tr.dataset.status = a.status;
+        tr.dataset.overdue = raised.has(a.id) ? "raised" : overdue ? "yes" : "no";
+        return tr;
+      }),
+    );
+  }
+
+  async function loadAssignments() {
+    const lists = await Promise.all(Object.keys(boot.agencies).map((id) =>
+      fetch(`/api/agency/assignments?agency=${encodeURIComponent(id)}`, { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : { assignments: [] }))));
+    assignments.clear();
+    for (const list of lists) {
+      for (const item of list.assignments) {
+        assignments.set(item.assignment.id, item.assignment);
+        if (item.assignment.escalation_step >= 2) raised.set(item.assignment.id, item.assignment.escalated_deadline);
+      }
+    }
+    renderAssignments();
+  }
+
+  function assignmentChanged(message) {
+    const a = message.assignment;
+    assignments.set(a.id, a);
+    if (CLOSED.has(a.status)) raised.delete(a.id);
+    renderAssignments();
+  }
+
+  function agencyOverdue(message) {
+    raised.set(message.assignment_id, message.deadline);
+    renderAssignments();
+    alarm();
+    notice(`${boot.agencies[message.agency] || message.agency} terlambat ${DEADLINES[message.deadline] || message.deadline} untuk tiket #${message.ticket_id}`, true);
+  }
+
   async function refreshLists() {
     listsAt = Date.now();
     const [callbacks, restrictions] = await Promise.all([
@@ -215,6 +297,7 @@
     socket.addEventListener("open", async () => {
       $("link").textContent = "tersambung";
       $("link").dataset.up = "yes";
+      loadAssignments().catch(() => {});
       const response = await fetch("/api/board", { credentials: "same-origin" });
       if (response.status === 401) location.assign("/login");
       else if (response.ok) show(await response.json());
@@ -222,6 +305,9 @@
     socket.addEventListener("message", (raw) => {
       const message = JSON.parse(raw.data);
       if (message.type === "board") show(message.board);
+      else if (message.type === "outage") window.ngalamOutage.show(message.down);
+      else if (message.type === "assignment") assignmentChanged(message);
+      else if (message.type === "alert" && message.kind === "agency-overdue") agencyOverdue(message);
     });
     socket.addEventListener("close", (event) => {
       if (event.code === 4401) return location.assign("/login"); // the session has ended
@@ -232,5 +318,6 @@
   }
 
   setInterval(render, 1000); // waits and times in state grow between updates
+  setInterval(renderAssignments, 15000); // a deadline passes by itself
   connect();
 })();

@@ -27,6 +27,17 @@
   };
   const FORM_FIELDS = ["category", "what", "kecamatan", "kelurahan", "address", "landmark", "where", "who"];
   const categoryNames = Object.fromEntries(boot.categories.map((c) => [c.id, c.name]));
+  const agencyNames = Object.fromEntries(boot.agencies.map((a) => [a.id, a.name]));
+  // The agency loop's statuses (routing/agency_loop.py), as the centre says them.
+  const AGENCY_STATUSES = {
+    assigned: "ditugaskan",
+    acknowledged: "diterima",
+    "en-route": "berangkat",
+    "on-scene": "tiba di lokasi",
+    cleared: "selesai",
+    declined: "ditolak",
+  };
+  const DEADLINES = { acknowledge: "menerima", "on-scene": "tiba di lokasi", cleared: "selesai" };
 
   let places = {};
   let current = null; // {ticket, uniqueId, saved: {field: value}}
@@ -200,6 +211,9 @@
     return " · prioritas " + priority.from + " → " + priority.to;
   }
 
+  // The hang-up cause of a caller whose phone went silent for good (live/facts.py MEDIA_LOST).
+  const MEDIA_LOST = "media lost: no audio from the phone";
+
   // A ticket event in a call-taker's words (the raw data stays in the API).
   function describe(event) {
     const d = event.data || {};
@@ -216,7 +230,7 @@
       case "queued": return "masuk antrean" + (d.position ? " (posisi " + d.position + ")" : "");
       case "answered": return "dijawab " + (d.calltaker || "");
       case "abandoned": return "penelepon menutup sebelum dijawab";
-      case "ended": return "panggilan berakhir" + (d.cause ? " (" + d.cause + ")" : "");
+      case "ended": return "panggilan berakhir" + (d.cause === MEDIA_LOST ? " (suara penelepon hilang: sambungan terputus)" : d.cause ? " (" + d.cause + ")" : "");
       case "edited": return "mengubah " + Object.keys(d).map((k) => FIELD_NAMES[k] || k).join(", ");
       case "closed": return "menutup tiket: " + d.outcome;
       case "hold": return "menahan penelepon";
@@ -230,6 +244,8 @@
       case "dispatch-ended": return d.agency + " selesai";
       case "dispatch-no-answer": return d.agency + " tidak menjawab (" + d.target + ")";
       case "dispatch-failed": return "tidak ada jawaban dari " + d.agency;
+      case "agency-status": return (agencyNames[d.agency] || d.agency) + ": " + (d.from ? (AGENCY_STATUSES[d.from] || d.from) + " → " : "") + (AGENCY_STATUSES[d.to] || d.to) + (d.text ? " (" + d.text + ")" : "");
+      case "agency-overdue": return (agencyNames[d.agency] || d.agency) + " terlambat " + (DEADLINES[d.deadline] || d.deadline) + (d.step === "board" ? ": diteruskan ke papan penyelia" : ": diingatkan lagi" + (d.target ? " (" + d.target + ")" : ""));
       default: return event.kind + (Object.keys(d).length ? " " + JSON.stringify(d) : "");
     }
   }
@@ -242,6 +258,30 @@
     line.dataset.kind = event.kind;
     line.append(el("time", clock(event.at)), " ", el("span", event.actor, "actor"), " ", el("span", describe(event), "what"));
     list.append(line);
+    if (event.kind === "agency-status") {
+      const d = event.data || {};
+      showAssignment({ id: d.assignment, agency: d.agency, status: d.to });
+    }
+  }
+
+  // Where each agency assigned to the current ticket stands, from its log and the live feed.
+  function showAssignment(assignment) {
+    if (!current) return;
+    current.assignments = current.assignments || new Map();
+    current.assignments.set(assignment.id, assignment);
+    $("assignments").replaceChildren(
+      ...[...current.assignments.values()].map((a) => {
+        const item = el("li", (agencyNames[a.agency] || a.agency) + ": " + (AGENCY_STATUSES[a.status] || a.status));
+        item.dataset.agency = a.agency;
+        item.dataset.status = a.status;
+        return item;
+      }),
+    );
+  }
+
+  function assignmentChanged(message) {
+    if (!current || message.ticket_id !== current.ticket.id) return;
+    showAssignment(message.assignment);
   }
 
   function showHistory(history) {
@@ -314,7 +354,7 @@
       await saveForm().catch(() => {}); // an answered call replaces the last one: keep its notes
     }
     const same = current && current.ticket.id === ticket.id;
-    current = { ticket, uniqueId, saved: same ? current.saved : {} };
+    current = { ticket, uniqueId, saved: same ? current.saved : {}, assignments: same ? current.assignments : new Map() };
     $("call").hidden = false;
     $("alert").hidden = true;
     $("pop-stage").textContent = stage === "ringing" ? "berdering" : "tersambung";
@@ -323,6 +363,7 @@
     if (!same) {
       fillForm(ticket);
       $("events").replaceChildren();
+      $("assignments").replaceChildren();
       $("saved").textContent = "";
     }
     for (const event of ticket.events || []) showEvent(event);
@@ -376,7 +417,9 @@
       if (message.type === "desk") showDesk(message.desk);
       else if (message.type === "screen-pop") attempt(pop(message.ticket, message.stage, message.unique_id));
       else if (message.type === "ticket") ticketChanged(message);
-      else if (message.type === "alert" && current && message.ticket_id === current.ticket.id) {
+      else if (message.type === "assignment") assignmentChanged(message);
+      else if (message.type === "outage") window.ngalamOutage.show(message.down);
+      else if (message.type === "alert" && message.kind === "dispatch-failed" && current && message.ticket_id === current.ticket.id) {
         $("alert").textContent = `Instansi ${message.agency} tidak menjawab. Penelepon masih bersama Anda.`;
         $("alert").hidden = false;
       }

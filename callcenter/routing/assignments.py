@@ -1,0 +1,434 @@
+"""The agency loop's records: each ticket's assignment to an agency, its status, and its next
+deadline. The rules are in agency_loop.py; this stores what they decide, writes a ticket event
+for every change and tells the live views once it is committed.
+
+Every change is a compare-and-set on the row as it was read, so two movers at once (the agency's
+page and its desk phone pressing 1) make one move and one conflict, never two events, and two
+deadline engines never take the same escalation step twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..config import Config
+from ..live.bus import Bus
+from ..live.messages import AssignmentChanged
+from ..refused import Why
+from ..tickets.db import Database
+from ..tickets.models import Assignment, Ticket, TicketEvent, now
+from .agency_loop import (
+    CLOSED,
+    Deadline,
+    Deadlines,
+    Due,
+    Escalated,
+    LoopRefused,
+    LoopState,
+    Mover,
+    NotPermitted,
+    Status,
+    Step,
+    back_to_centre,
+    check_move,
+    may_move,
+    met,
+    next_due,
+    re_alert_target,
+    status_of,
+)
+
+# The column stamped when a status is reached.
+STAMPS = {
+    Status.ACKNOWLEDGED: "acknowledged_at",
+    Status.EN_ROUTE: "en_route_at",
+    Status.ON_SCENE: "on_scene_at",
+    Status.CLEARED: "cleared_at",
+    Status.DECLINED: "declined_at",
+}
+OPEN = [s.value for s in Status if s not in CLOSED]
+# Ticket event kinds: a status change (assigned included), and an escalation step.
+STATUS_EVENT = "agency-status"
+OVERDUE_EVENT = "agency-overdue"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An escalation step just recorded, for the deadline engine to carry out."""
+
+    assignment: Assignment
+    deadline: Deadline
+    step: Step
+    due_at: datetime
+    # Where a re-alert calls ("" for the board's step).
+    target: str = ""
+
+
+class Assignments:
+    def __init__(self, db: Database, config: Config, bus: Bus | None = None):
+        self._db = db
+        self._config = config
+        self._bus = bus
+
+    # ---- changes -------------------------------------------------------------------------------
+
+    async def assign(
+        self, ticket_id: int, agency: str, actor: str, *, at: datetime | None = None
+    ) -> Assignment:
+        """The ticket is the agency's to follow up from now; the open assignment it already has
+        with that agency if any (each target rung for one dispatch assigns again)."""
+        if self._config.agency(agency) is None:
+            raise LoopRefused("unknown agency", Why.BAD_REQUEST)
+        at = at or now()
+        async with self._db.session() as db:
+            ticket = await db.get(Ticket, ticket_id)
+            if ticket is None:
+                raise LoopRefused("no such ticket", Why.NOT_FOUND)
+            existing = await db.scalar(
+                select(Assignment).where(
+                    Assignment.ticket_id == ticket_id,
+                    Assignment.agency == agency,
+                    Assignment.status.in_(OPEN),
+                )
+            )
+            if existing is not None:
+                return existing
+            assignment = Assignment(
+                ticket_id=ticket_id,
+                agency=agency,
+                status=Status.ASSIGNED.value,
+                assigned_by=actor[:64],
+                assigned_at=at,
+                moved_by=actor[:64],
+                moved_at=at,
+                escalation_step=0,
+            )
+            _set_deadline(assignment, self._next_due(assignment))
+            db.add(assignment)
+            await db.flush()
+            db.add(_status_event(ticket, assignment, None, actor, "", at))
+            await db.commit()
+        self._announce(assignment, None, actor)
+        return assignment
+
+    async def move(
+        self,
+        assignment_id: int,
+        status: Status | str,
+        mover: Mover,
+        text: str = "",
+        *,
+        at: datetime | None = None,
+    ) -> Assignment:
+        """Move the assignment to `status` (with the disposition or decline reason in `text`):
+        LoopRefused if the rules do not allow it or someone moved it meanwhile, NotPermitted if
+        `mover` may not move it."""
+        new = status if isinstance(status, Status) else status_of(status)
+        at = at or now()
+        async with self._db.session() as db:
+            assignment = await db.get(Assignment, assignment_id)
+            if assignment is None:
+                raise LoopRefused("no such assignment", Why.NOT_FOUND)
+            if not may_move(mover, assignment.agency):
+                raise NotPermitted(f"{mover.name} may not move {assignment.agency}'s assignment")
+            old = Status(assignment.status)
+            text = check_move(old, new, text)
+            changes: dict[str, Any] = {
+                "status": new.value,
+                STAMPS[new]: at,
+                "moved_by": mover.name[:64],
+                "moved_at": at,
+            }
+            if new == Status.CLEARED:
+                changes["disposition"] = text
+            if new == Status.DECLINED:
+                changes["decline_reason"] = text
+            due = next_due(_state(assignment, status=new), self._deadlines(assignment.agency))
+            changes |= _deadline_columns(due)
+            await _compare_and_set(db, assignment, {"status": old.value}, changes)
+            ticket = await db.get_one(Ticket, assignment.ticket_id)
+            db.add(_status_event(ticket, assignment, old, mover.name, text, at, role=mover.role))
+            await db.commit()
+        self._announce(assignment, old, mover.name)
+        return assignment
+
+    async def move_for_ticket(
+        self, ticket_id: int, agency: str, status: Status | str, mover: Mover, text: str = ""
+    ) -> Assignment:
+        """`move` for the open assignment of this ticket to this agency (the desk phone's key
+        knows the ticket and the agency, not the assignment)."""
+        async with self._db.session() as db:
+            assignment_id = await db.scalar(
+                select(Assignment.id)
+                .where(
+                    Assignment.ticket_id == ticket_id,
+                    Assignment.agency == agency,
+                    Assignment.status.in_(OPEN),
+                )
+                .order_by(Assignment.id.desc())
+            )
+        if assignment_id is None:
+            raise LoopRefused("no open assignment of this ticket to this agency", Why.NOT_FOUND)
+        return await self.move(assignment_id, status, mover, text)
+
+    # ---- deadlines -----------------------------------------------------------------------------
+
+    async def due(self, at: datetime, limit: int = 100) -> list[int]:
+        """The open assignments whose next deadline has passed by `at`, the longest overdue
+        first (at most `limit`)."""
+        async with self._db.session() as db:
+            rows = await db.scalars(
+                select(Assignment.id)
+                .where(Assignment.deadline_at <= at, Assignment.status.in_(OPEN))
+                .order_by(Assignment.deadline_at, Assignment.id)
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def escalate(self, assignment_id: int, at: datetime) -> Escalation | None:
+        """Take the next escalation step if its deadline has passed by `at`: recorded (with a
+        ticket event) before it is carried out, so it is taken once. None if nothing is due
+        (moved meanwhile, or the agency's deadlines changed: the stored deadline is corrected)."""
+        try:
+            return await self._escalate(assignment_id, at)
+        except LoopRefused:
+            return None  # moved or escalated meanwhile: the next look decides again
+
+    async def _escalate(self, assignment_id: int, at: datetime) -> Escalation | None:
+        async with self._db.session() as db:
+            assignment = await db.get(Assignment, assignment_id)
+            if assignment is None:
+                return None
+            agency = self._config.agency(assignment.agency)
+            due = self._next_due(assignment)
+            if due is None or due.at > at:
+                columns = _deadline_columns(due)
+                if any(getattr(assignment, k) != v for k, v in columns.items()):
+                    await _compare_and_set(db, assignment, _escalation_columns(assignment), columns)
+                    await db.commit()
+                return None
+            done = Escalated(due.deadline, due.step, at)
+            changes = {
+                "escalated_deadline": due.deadline.value,
+                "escalation_step": int(due.step),
+                "escalated_at": at,
+            } | _deadline_columns(
+                next_due(_state(assignment, escalated=done), self._deadlines(assignment.agency))
+            )
+            await _compare_and_set(db, assignment, _escalation_columns(assignment), changes)
+            target = re_alert_target(agency) if agency and due.step == Step.RE_ALERT else ""
+            ticket = await db.get_one(Ticket, assignment.ticket_id)
+            data = {
+                "assignment": assignment.id,
+                "agency": assignment.agency,
+                "deadline": due.deadline.value,
+                "due_at": due.at.isoformat(),
+                "step": "re-alert" if due.step == Step.RE_ALERT else "board",
+                "status": assignment.status,
+            }
+            if target:
+                data["target"] = target
+            db.add(TicketEvent(ticket=ticket, actor="system", kind=OVERDUE_EVENT, data=data, at=at))
+            await db.commit()
+        return Escalation(assignment, due.deadline, due.step, due.at, target)
+
+    async def postpone(self, assignment_id: int, until: datetime) -> None:
+        """Look at this assignment's deadline again at `until` (its step failed: the others go
+        first meanwhile)."""
+        async with self._db.session() as db:
+            await db.execute(
+                update(Assignment)
+                .where(Assignment.id == assignment_id, Assignment.deadline_at.is_not(None))
+                .values(deadline_at=until)
+            )
+            await db.commit()
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def get(self, assignment_id: int) -> Assignment | None:
+        async with self._db.session() as db:
+            return await db.get(Assignment, assignment_id)
+
+    async def of_ticket(self, ticket_id: int) -> list[Assignment]:
+        """Every assignment of the ticket, the first made first."""
+        async with self._db.session() as db:
+            rows = await db.scalars(
+                select(Assignment).where(Assignment.ticket_id == ticket_id).order_by(Assignment.id)
+            )
+            return list(rows)
+
+    async def open_for_agency(self, agency: str) -> list[Assignment]:
+        """The agency's open assignments, each with its ticket: the most urgent ticket first
+        (its priority), then the most overdue (the earliest next deadline; none last)."""
+        async with self._db.session() as db:
+            rows = await db.scalars(
+                select(Assignment)
+                .join(Assignment.ticket)
+                .options(contains_eager(Assignment.ticket))
+                .where(Assignment.agency == agency, Assignment.status.in_(OPEN))
+                .order_by(
+                    Ticket.priority.desc(),
+                    Assignment.deadline_at.is_(None),
+                    Assignment.deadline_at,
+                    Assignment.id,
+                )
+            )
+            return list(rows)
+
+    async def escalated(self) -> list[Assignment]:
+        """Open assignments raised on the board for a deadline still not met (what the board
+        shows when it loads), each with its ticket, the earliest raised first."""
+        async with self._db.session() as db:
+            rows = await db.scalars(
+                select(Assignment)
+                .options(selectinload(Assignment.ticket))
+                .where(Assignment.status.in_(OPEN), Assignment.escalation_step >= int(Step.BOARD))
+                .order_by(Assignment.escalated_at, Assignment.id)
+            )
+            return [
+                a
+                for a in rows
+                if a.escalated_deadline is None
+                or not met(Status(a.status), Deadline(a.escalated_deadline))
+            ]
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _deadlines(self, agency: str) -> Deadlines:
+        return Deadlines.of(self._config.agency(agency))
+
+    def _next_due(self, assignment: Assignment) -> Due | None:
+        return next_due(_state(assignment), self._deadlines(assignment.agency))
+
+    def _announce(self, assignment: Assignment, previous: Status | None, actor: str) -> None:
+        if self._bus is None:
+            return
+        status = Status(assignment.status)
+        self._bus.publish(
+            AssignmentChanged(
+                ticket_id=assignment.ticket_id,
+                assignment_id=assignment.id,
+                agency=assignment.agency,
+                status=status.value,
+                previous=previous.value if previous else None,
+                actor=actor,
+                assignment=assignment_json(assignment),
+                back_to_centre=back_to_centre(status),
+                at=assignment.moved_at,
+            )
+        )
+
+
+def assignment_json(assignment: Assignment) -> dict[str, Any]:
+    """An assignment as the API and the live feed show it."""
+
+    def time(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": assignment.id,
+        "ticket_id": assignment.ticket_id,
+        "agency": assignment.agency,
+        "status": assignment.status,
+        "assigned_by": assignment.assigned_by,
+        "assigned_at": time(assignment.assigned_at),
+        "acknowledged_at": time(assignment.acknowledged_at),
+        "en_route_at": time(assignment.en_route_at),
+        "on_scene_at": time(assignment.on_scene_at),
+        "cleared_at": time(assignment.cleared_at),
+        "declined_at": time(assignment.declined_at),
+        "moved_by": assignment.moved_by,
+        "moved_at": time(assignment.moved_at),
+        "disposition": assignment.disposition,
+        "decline_reason": assignment.decline_reason,
+        "deadline": assignment.deadline,
+        "deadline_at": time(assignment.deadline_at),
+        "escalated_deadline": assignment.escalated_deadline,
+        "escalation_step": assignment.escalation_step,
+    }
+
+
+def _state(
+    assignment: Assignment, *, status: Status | None = None, escalated: Escalated | None = None
+) -> LoopState:
+    if escalated is None and assignment.escalated_deadline and assignment.escalated_at:
+        escalated = Escalated(
+            Deadline(assignment.escalated_deadline),
+            Step(assignment.escalation_step),
+            assignment.escalated_at,
+        )
+    return LoopState(status or Status(assignment.status), assignment.assigned_at, escalated)
+
+
+def _deadline_columns(due: Due | None) -> dict[str, Any]:
+    if due is None:
+        return {"deadline": None, "deadline_at": None, "deadline_step": None}
+    return {"deadline": due.deadline.value, "deadline_at": due.at, "deadline_step": int(due.step)}
+
+
+def _set_deadline(assignment: Assignment, due: Due | None) -> None:
+    for name, value in _deadline_columns(due).items():
+        setattr(assignment, name, value)
+
+
+def _escalation_columns(assignment: Assignment) -> dict[str, Any]:
+    """What an escalation step must find unchanged to be taken."""
+    return {
+        "status": assignment.status,
+        "escalated_deadline": assignment.escalated_deadline,
+        "escalation_step": assignment.escalation_step,
+    }
+
+
+async def _compare_and_set(
+    db: AsyncSession, assignment: Assignment, expect: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    """Write `changes` if the row still holds `expect`; LoopRefused (a conflict) if another
+    writer got there first. The loaded object is brought up to date either way it went."""
+    column = Assignment.__table__.c
+    where = [column.id == assignment.id]
+    where += [
+        column[name].is_(None) if value is None else column[name] == value
+        for name, value in expect.items()
+    ]
+    result = await db.execute(
+        update(Assignment)
+        .where(*where)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await db.rollback()
+        raise LoopRefused("the assignment was changed meanwhile; reload it", Why.CONFLICT)
+    for name, value in changes.items():
+        set_committed_value(assignment, name, value)
+
+
+def _status_event(
+    ticket: Ticket,
+    assignment: Assignment,
+    old: Status | None,
+    actor: str,
+    text: str,
+    at: datetime,
+    *,
+    role: str = "",
+) -> TicketEvent:
+    data: dict[str, Any] = {
+        "assignment": assignment.id,
+        "agency": assignment.agency,
+        "from": old.value if old else None,
+        "to": assignment.status,
+        "actor": actor,
+        "text": text,
+    }
+    if role:
+        data["role"] = role
+    return TicketEvent(ticket=ticket, actor=actor[:64], kind=STATUS_EVENT, data=data, at=at)

@@ -19,6 +19,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/tickets/{id}/recording", tickets.get_recording)
     app.router.add_patch("/api/tickets/{id}", tickets.patch_ticket)
     app.router.add_post("/api/tickets/{id}/close", tickets.post_close)
+    app.router.add_post("/api/tickets/{id}/notes", tickets.post_note)
     app.router.add_post("/api/tickets/{id}/assignments", assignments.post_assignment)
     app.router.add_get("/api/agencies", reference.get_agencies)
     app.router.add_get("/api/tickets/{id}/eido", agency.get_eido)

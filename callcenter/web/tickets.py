@@ -1,6 +1,8 @@
 """Tickets: the list, one ticket, its recording, a call-taker's edits and closing. Agency users
 read only tickets assigned to their agency (web/agency.py); a call-taker edits only tickets their
-desk answered (or none did), and hears only the recordings of calls they answered."""
+desk answered (or none did), and hears only the recordings of calls they answered. The centre's
+notes on a ticket (for whoever follows it up) are written by the desk that may edit it, an
+overseer, or an agency holding an assignment on it."""
 
 from __future__ import annotations
 
@@ -18,9 +20,12 @@ from ..tickets.lifecycle import Status
 from ..tickets.models import Ticket
 from ..tickets.views import ticket_detail, ticket_summary
 from .access import DESK, READERS, Role, edits_ticket, hears_recording
-from .agency import agency_ticket_json, readable_ticket
-from .auth import requires
+from .agency import NOTE_EVENT, agency_ticket_json, notes_of, readable_ticket
+from .auth import is_text, requires
 from .requests import error, json_body, json_fields, refused, services_of, ticket_id_of, user_of
+
+# The longest note, in characters: a few paragraphs, not a document.
+MAX_NOTE = 2000
 
 
 def _query_int(
@@ -133,3 +138,36 @@ async def _change(
     except Refused as e:
         raise refused(e) from None
     return web.json_response(ticket_summary(changed))
+
+
+@requires(*READERS)
+async def post_note(request: web.Request) -> web.Response:
+    """Add the centre's note to a ticket: {"text": 1-2000 characters}. One `note` event with the
+    writer's name and role; the agencies read it on their page and in the EIDO document. Answers
+    the ticket's notes as an agency reads them (never the caller's number)."""
+    services, user = services_of(request), user_of(request)
+    body = await json_fields(request, ("text",))
+    text = body["text"]
+    if not isinstance(text, str):
+        raise error(web.HTTPBadRequest, "text must be a string")
+    if not is_text(text):
+        raise error(web.HTTPBadRequest, "text is not valid Unicode (a lone surrogate)")
+    text = text.strip()
+    if not 1 <= len(text) <= MAX_NOTE:
+        raise error(web.HTTPBadRequest, f"text must be 1 to {MAX_NOTE} characters")
+    if user.role == Role.AGENCY:
+        ticket, _assignments, _with_number = await readable_ticket(request)
+    else:
+        found = await services.tickets.get(ticket_id_of(request))
+        if found is None:
+            raise error(web.HTTPNotFound, "no such ticket")
+        if not edits_ticket(services.config, user, found):
+            raise error(web.HTTPForbidden, "another desk answered this ticket")
+        ticket = found
+    # The event is published on the live feed once committed (tickets/db.py).
+    await services.tickets.note(
+        ticket.id, user.username, NOTE_EVENT, {"text": text, "role": str(user.role)}
+    )
+    noted = await services.tickets.get(ticket.id)
+    assert noted is not None  # tickets are never deleted
+    return web.json_response({"notes": notes_of(noted)}, status=201)

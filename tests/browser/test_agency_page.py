@@ -4,6 +4,8 @@ the call-taker who took the call watches each change arrive on their console."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -89,6 +91,13 @@ def test_an_agency_follows_its_ticket_to_the_end_and_the_console_sees_it(
         assign(calltaker_api, ticket_id, "polresta")
         row = page.locator("#assignments li[data-agency=polresta]")
         expect(row).to_have_attribute("data-status", "assigned")
+        # A note for the agency: in the ticket's log at once.
+        page.fill("#f-note", "Korban trauma, minta polwan <jika ada>")
+        page.click("#btn-note")
+        expect(page.locator("#events li[data-kind='note']", has_text="catatan:")).to_contain_text(
+            "Korban trauma, minta polwan <jika ada>"
+        )
+        expect(page.locator("#f-note")).to_have_value("")
 
         # Polresta's officer: its ticket, not PMI's; no caller's number (Polresta's config).
         agency_logs_in(agency_page, asterisk.base_url, "polresta1", asterisk.passwords["polresta1"])
@@ -99,6 +108,17 @@ def test_an_agency_follows_its_ticket_to_the_end_and_the_console_sees_it(
         )
         expect(card.locator(".address")).to_have_text("Jl. Pasar Besar 1")
         expect(card.locator(".caller")).to_have_count(0)
+        expect(card.locator(".notes li")).to_have_text(
+            [re.compile(r"petugas: Korban trauma, minta polwan <jika ada>$")]
+        )
+        # The agency's own note: on its card, and live in the console's log.
+        card.locator(".note").fill("Unit menuju lokasi")
+        card.get_by_role("button", name="Tambah catatan").click()
+        expect(card.locator(".notes li")).to_have_count(2)
+        expect(card.locator(".notes li").nth(1)).to_contain_text("polresta1: Unit menuju lokasi")
+        expect(
+            page.locator("#events li[data-kind='note']", has_text="catatan instansi:")
+        ).to_contain_text("Unit menuju lokasi")
         expect(agency_page.locator(f".card[data-ticket='{other['id']}']")).to_have_count(0)
         assert number not in agency_page.content()
         shot(agency_page, "20-agency-assigned")

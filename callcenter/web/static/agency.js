@@ -91,7 +91,25 @@
       else button.hidden = PATH.indexOf(to) <= here;
       button.addEventListener("click", () => move(node, a.id, to));
     }
+    node.querySelector(".btn-note").addEventListener("click", () => addNote(node, t.id));
     return node;
+  }
+
+  // A note for the centre on the ticket (what the officers found, what they need): it joins the
+  // centre's notes, on this page and in the EIDO document.
+  async function addNote(node, ticketId) {
+    const text = node.querySelector(".note").value.trim();
+    if (!text) return notice("Tuliskan catatan terlebih dahulu.", true);
+    for (const button of node.querySelectorAll("button")) button.disabled = true;
+    try {
+      await api("POST", `/api/tickets/${ticketId}/notes`, { text });
+      node.querySelector(".note").value = "";
+      notice("Catatan ditambahkan");
+    } catch (error) {
+      notice("Gagal: " + error.message, true);
+    } finally {
+      await reload().catch((error) => notice(error.message, true));
+    }
   }
 
   async function move(node, id, to) {
@@ -113,12 +131,17 @@
     // A text being typed survives the redraw a live change causes.
     const typed = new Map();
     for (const node of $("assignments").children) {
-      const text = node.querySelector(".text").value;
-      if (text) typed.set(node.dataset.assignment, text);
+      for (const field of [".text", ".note"]) {
+        const text = node.querySelector(field).value;
+        if (text) typed.set(node.dataset.assignment + field, text);
+      }
     }
     $("assignments").replaceChildren(...items.map(card));
     for (const node of $("assignments").children) {
-      if (typed.has(node.dataset.assignment)) node.querySelector(".text").value = typed.get(node.dataset.assignment);
+      for (const field of [".text", ".note"]) {
+        const key = node.dataset.assignment + field;
+        if (typed.has(key)) node.querySelector(field).value = typed.get(key);
+      }
     }
     $("open-count").textContent = String(items.length);
     $("empty").hidden = items.length > 0;

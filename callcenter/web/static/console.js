@@ -233,6 +233,7 @@
       case "ended": return "panggilan berakhir" + (d.cause === MEDIA_LOST ? " (suara penelepon hilang: sambungan terputus)" : d.cause ? " (" + d.cause + ")" : "");
       case "edited": return "mengubah " + Object.keys(d).map((k) => FIELD_NAMES[k] || k).join(", ");
       case "closed": return "menutup tiket: " + d.outcome;
+      case "note": return "catatan" + (d.role === "agency" ? " instansi" : "") + ": " + d.text;
       case "hold": return "menahan penelepon";
       case "resumed": return "melanjutkan panggilan";
       case "hung-up-by-calltaker": return "menutup telepon";
@@ -365,6 +366,8 @@
       $("events").replaceChildren();
       $("assignments").replaceChildren();
       $("saved").textContent = "";
+      $("f-note").value = "";
+      $("noted").textContent = "";
     }
     for (const event of ticket.events || []) showEvent(event);
     showHistory(ticket.history || []);
@@ -387,6 +390,23 @@
     if (message.event) showEvent(message.event);
     // What the caller says grows on the ticket: fetch it whole (it is not on the feed).
     if (["speech", "speech-heard", "transcribed"].includes(message.kind)) attempt(refresh());
+  }
+
+  // A note for whoever follows the ticket up (the agencies read it): it shows in the log when the
+  // feed brings it, and at once from the ticket read again.
+  async function addNote() {
+    if (!current) return;
+    const text = $("f-note").value.trim();
+    if (!text) {
+      $("noted").textContent = "Catatan masih kosong";
+      return;
+    }
+    const ticketId = current.ticket.id;
+    await api("POST", `/api/tickets/${ticketId}/notes`, { text });
+    if (!current || current.ticket.id !== ticketId) return;
+    $("f-note").value = "";
+    $("noted").textContent = "Catatan ditambahkan " + clock(new Date().toISOString());
+    await refresh();
   }
 
   function callAction(path, body) {
@@ -471,6 +491,7 @@
     event.preventDefault();
     attempt(saveForm());
   });
+  $("btn-note").addEventListener("click", () => attempt(addNote()));
   $("btn-dispatch").addEventListener("click", () => callAction("dispatch", { agency: $("agency").value }));
   $("btn-hold").addEventListener("click", () => callAction("hold"));
   $("btn-resume").addEventListener("click", () => callAction("resume"));

@@ -151,12 +151,12 @@ def cmd_dev_setup(args: argparse.Namespace) -> int:
         """Each development login exists, with the password in `logins` (made anew if lost)."""
         known = _read_logins(logins_file)
         lines = []
-        for username, role in DEV_LOGINS:
+        for username, role, agency in DEV_LOGINS:
             password = known.get(username)
             if password is None or await accounts.user_by_name(username) is None:
                 password = secrets.token_urlsafe(12)
                 if not await accounts.set_password(username, hash_password(password)):
-                    await accounts.add_user(username, hash_password(password), role)
+                    await accounts.add_user(username, hash_password(password), role, agency)
             lines.append(f"{role:11s} {username:10s} {password}")
         logins_file.write_text("\n".join(lines) + "\n")
         logins_file.chmod(0o600)
@@ -166,12 +166,13 @@ def cmd_dev_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-# Development logins: the two call-takers drive the softphones 2001 and 2002 (see _dev_config).
-DEV_LOGINS = (
-    ("admin", Role.ADMIN),
-    ("petugas1", Role.CALLTAKER),
-    ("petugas2", Role.CALLTAKER),
-    ("penyelia", Role.SUPERVISOR),
+# Development logins: the two call-takers drive the softphones 2001 and 2002 (see _dev_config);
+# each development agency has an officer's login for its /agency page (e.g. `polresta`).
+DEV_LOGINS: tuple[tuple[str, Role, str | None], ...] = (
+    ("admin", Role.ADMIN, None),
+    ("petugas1", Role.CALLTAKER, None),
+    ("petugas2", Role.CALLTAKER, None),
+    ("penyelia", Role.SUPERVISOR, None),
 )
 
 
@@ -238,6 +239,7 @@ DEV_AGENCIES = (
     ("satpolpp", "Satpol PP Kota Malang", "public-order", "7004"),
     ("bpbd", "BPBD Kota Malang (Damkar)", "fire", "7005"),
 )
+DEV_LOGINS += tuple((agency_id, Role.AGENCY, agency_id) for agency_id, *_ in DEV_AGENCIES)
 
 
 def _dev_agencies(secret: Callable[[], str]) -> str:

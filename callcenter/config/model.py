@@ -51,6 +51,10 @@ class AsteriskConfig:
     agi_host: str = "127.0.0.1"
     # Where rendered config, recordings, logs live. Empty: derived from root and instance.
     instance_dir: str = ""
+    # The group that may read the instance's recordings and call records besides their owner:
+    # set it when Asterisk and the controller run as different users (deploy/systemd: the
+    # controller's group "ngalam112"). Empty: the owner alone (directories 0700).
+    shared_group: str = ""
 
     @property
     def agi_key(self) -> str:

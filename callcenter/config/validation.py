@@ -83,6 +83,7 @@ def validate(config: Config) -> None:
     if a.rtp_end - a.rtp_start < 10:
         raise ConfigError(src, "asterisk.rtp_end", "RTP range must span at least 10 ports")
     _validate_media_timeouts(config)
+    _validate_shared_group(config)
     if not NAME_RE.fullmatch(a.instance):
         raise ConfigError(src, "asterisk.instance", "letters, digits, - and _ only")
     if not NAME_RE.fullmatch(a.ami_user):
@@ -204,6 +205,12 @@ def _validate_speech(config: Config) -> None:
     # nonsensical limit is.
     if not 1 <= config.speech.max_seconds <= 24 * 3600:
         raise ConfigError(config.source, "speech.max_seconds", "must be between 1 and 86400")
+
+
+def _validate_shared_group(config: Config) -> None:
+    group = config.asterisk.shared_group
+    if group and not NAME_RE.fullmatch(group):
+        raise ConfigError(config.source, "asterisk.shared_group", f"not a group name: {group!r}")
 
 
 def _validate_media_timeouts(config: Config) -> None:

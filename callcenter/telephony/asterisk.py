@@ -101,10 +101,9 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
     for sub in ("lib", "spool", "run", "log/cdr-custom", "recordings"):
         (paths.host / sub).mkdir(parents=True, exist_ok=True)
     etc.mkdir(parents=True, exist_ok=True)
-    # Recordings, call records and the config's secrets: Asterisk's and the controller's (both
-    # root) only. The instance directory closes them all, whatever modes the files inside got.
-    for private in (paths.host, etc, paths.recordings, paths.host / "log"):
-        private.chmod(0o700)
+    # Recordings, call records and the config's secrets: Asterisk's and the controller's only.
+    # The instance directory closes them all, whatever modes the files inside got.
+    _close_to_others(config, (paths.host, etc, paths.recordings, paths.host / "log"))
     _copy_prompts(prompts_source(config), paths.prompts)
     _link_asterisk_data(config, paths)
     for name, text in render_templates(config, etc).items():
@@ -113,6 +112,19 @@ def render_config(config: Config, out_dir: Path | None = None) -> InstancePaths:
         # Secrets live in manager.conf and pjsip.conf: readable by the owner only.
         target.chmod(0o600)
     return paths
+
+
+def _close_to_others(config: Config, directories: tuple[Path, ...]) -> None:
+    """The owner alone (0700) when Asterisk and the controller are one user (make run, the
+    compose file); with `asterisk.shared_group`, that group may read too (2750: new files and
+    directories inherit the group; Asterisk's umask 0027 keeps them from everyone else)."""
+    group = config.asterisk.shared_group
+    for directory in directories:
+        if group:
+            shutil.chown(directory, group=group)
+            directory.chmod(0o2750)
+        else:
+            directory.chmod(0o700)
 
 
 def render_templates(config: Config, etc: Path) -> dict[str, str]:

@@ -3,6 +3,8 @@
 The subscription table `EVENTS` is the one place that says which Asterisk events we listen to.
 Callbacks registered with panoramisk are synchronous and only enqueue, so events keep their order
 and no callback task can lose an exception (panoramisk 1.4 does not keep references to them).
+A resync that fails is tried again with backoff; an Asterisk that is connected but answers no
+Ping (stopped, deadlocked) is taken for down, and its connection is dropped and made again.
 """
 
 from __future__ import annotations
@@ -86,6 +88,14 @@ def _new_channel(event: Ami) -> CallEvent | None:
         if is_ours and is_caller_channel(event.get("Channel", ""))
         else None
     )
+
+
+def _new_caller_id(event: Ami) -> CallEvent | None:
+    """A 112 caller's number known only now: a Local channel's Newchannel says <unknown>, the
+    number follows at once. Told as the call's arrival again (idempotent), so its ticket has the
+    number even if the call ends where no later event or call record carries it (an Asterisk
+    killed during the welcome)."""
+    return _new_channel(event) if event.get("CallerIDNum", "") else None
 
 
 def _queue_caller_join(event: Ami) -> CallEvent | None:
@@ -209,6 +219,7 @@ def _user_event(event: Ami) -> CallEvent | None:
 # The subscription table: Asterisk event → translation into a domain event (None: not ours).
 EVENTS: dict[str, Callable[[Ami], CallEvent | None]] = {
     "Newchannel": _new_channel,
+    "NewCallerid": _new_caller_id,
     "QueueCallerJoin": _queue_caller_join,
     "QueueCallerLeave": _queue_caller_leave,
     "AgentCalled": _agent_called,
@@ -291,8 +302,16 @@ def _int(text: str | None) -> int:
 # Seconds an action waits for Asterisk's answer by default: a desk's click must not hang on an
 # Asterisk that died or is stuck (Asterisk answers a healthy action within milliseconds).
 ACTION_TIMEOUT = 5.0
-# Seconds before a resync is tried again when Asterisk was still starting.
+# Seconds before a resync is tried again (Asterisk still starting, no answer, a database write
+# that failed): doubling up to the most, for as long as the session lasts (a new one resyncs).
 RESYNC_RETRY = 0.5
+RESYNC_RETRY_MAX = 10.0
+# The liveness check: a Ping every PING_INTERVAL s while connected. An Asterisk that lets
+# MISSED_PINGS in a row go PING_TIMEOUT s each without an answer is hung (stopped, deadlocked):
+# under ten seconds from the hang to the outage, where a healthy one answers in milliseconds.
+PING_INTERVAL = 3.0
+PING_TIMEOUT = 2.0
+MISSED_PINGS = 3
 
 
 class TelephonyUnavailable(Refused):
@@ -341,6 +360,10 @@ class _Manager(Manager):  # type: ignore[misc]
             )
         return super().connect(*args, **kwargs)
 
+    def ping(self) -> None:
+        """panoramisk's own Ping waits for no answer and keeps each unanswered one for the life of
+        the connection: AmiClient pings instead, with a timeout."""
+
 
 class AmiClient:
     """Keeps an AMI session to Asterisk and feeds domain events to `handle`, one at a time, in order."""
@@ -372,15 +395,22 @@ class AmiClient:
         # Connected, and what Asterisk has was read since (desks, calls): until then the
         # controller's picture may be from before an Asterisk restart.
         self.synced = asyncio.Event()
+        # Asterisk let the last session's Pings go unanswered; until the next login.
+        self.not_answering = False
         self.logins = 0
+        self.action_timeout = ACTION_TIMEOUT
+        self.ping_interval, self.ping_timeout = PING_INTERVAL, PING_TIMEOUT
+        self.missed_pings = MISSED_PINGS
+        self._pinger: asyncio.Task[None] | None = None
+        self._resync_backoff = Backoff(RESYNC_RETRY, RESYNC_RETRY_MAX)
+        self._resyncs_failed = 0
+        self._resync_timer: asyncio.TimerHandle | None = None
         a = config.asterisk
         self.manager = _Manager(
             host=a.bind if a.bind != "0.0.0.0" else "127.0.0.1",  # noqa: S104
             port=a.ami_port,
             username=a.ami_user,
             secret=a.ami_secret,
-            ping_delay=5,
-            ping_interval=5,
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
         )
@@ -395,24 +425,38 @@ class AmiClient:
         self._sweeper = asyncio.create_task(
             self._sweep_every(self._sweep_interval), name="ami-channel-sweep"
         )
+        self._pinger = asyncio.create_task(self._ping_every(), name="ami-liveness")
         self.manager.loop = asyncio.get_running_loop()
         self.manager.connect()
 
     async def stop(self) -> None:
         self.manager.stopped = True
         self.manager.close()
-        for task in (self._consumer, self._sweeper):
+        self._cancel_resync_later()
+        for task in (self._consumer, self._sweeper, self._pinger):
             if task is not None:
                 task.cancel()
 
+    @property
+    def status(self) -> str:
+        """AMI in a word or two, as /healthz and the outage banner say it: "ok" once logged in
+        and resynced."""
+        if self.not_answering:
+            return "not answering"
+        if self.synced.is_set():
+            return "ok"
+        return "resyncing" if self.connected.is_set() else "disconnected"
+
     async def send(
-        self, action: dict[str, str], *, single: bool = False, timeout: float = ACTION_TIMEOUT
+        self, action: dict[str, str], *, single: bool = False, timeout: float | None = None
     ) -> Any:
         """Send an action; its reply (or list of event replies). `single`: the action answers
         with one message only. panoramisk guesses from the reply's words otherwise, and takes
         QueueAdd's "Added interface to queue" for the start of a list that never ends.
         Raises TelephonyUnavailable at once while AMI is down, when the connection drops before
-        the reply, or after `timeout` seconds without one."""
+        the reply, or after `timeout` seconds (`action_timeout` by default) without one."""
+        if timeout is None:
+            timeout = self.action_timeout
         for key, value in action.items():
             if any(c in str(value) for c in "\r\n"):
                 raise ValueError(f"AMI action field {key!r} contains a line break")
@@ -430,6 +474,16 @@ class AmiClient:
             ) from None
         finally:
             self._in_flight.discard(reply)
+            if reply.cancelled():
+                self._forget(reply)
+
+    def _forget(self, reply: asyncio.Future[Any]) -> None:
+        """panoramisk keeps an action until an answer completes its future, and an answer to one
+        given up on (timed out, cancelled) completes nothing: without this every Getvar a hung
+        Asterisk left unanswered would be kept for the life of the connection."""
+        responses = getattr(self.manager.protocol, "responses", None) or {}
+        for key in [key for key, action in responses.items() if action.future is reply]:
+            del responses[key]
 
     def _on_event(self, _manager: Manager, message: Any) -> None:
         try:
@@ -444,6 +498,10 @@ class AmiClient:
         self.logins += 1
         self.manager.backoff.reset()
         self.manager.attempts = 0
+        self.not_answering = False
+        self._resync_backoff.reset()
+        self._resyncs_failed = 0
+        self._cancel_resync_later()
         log.info("AMI logged in (session %d)", self.logins)
         self.connected.set()
         # Resync runs in the consumer, in line with live events, so it cannot race them.
@@ -452,6 +510,7 @@ class AmiClient:
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
         self.connected.clear()
         self.synced.clear()
+        self._cancel_resync_later()
         log.warning("AMI connection lost; reconnecting with backoff")
         lost = TelephonyUnavailable("telephony unavailable: the AMI connection was lost")
         for reply in list(self._in_flight):
@@ -468,7 +527,7 @@ class AmiClient:
             item = await self._events.get()
             try:
                 if item == "resync":
-                    await self._resync()
+                    await self._resync_or_retry()
                 elif item == "sweep":
                     await self._sweep()
                 elif not isinstance(item, str):
@@ -477,6 +536,27 @@ class AmiClient:
                 raise
             except Exception:
                 log.exception("handling %r failed", item)
+
+    async def _resync_or_retry(self) -> None:
+        """AMI is up only once a resync has succeeded: one that fails (no answer, a database write
+        that failed) is tried again later, on the same session, however often it takes."""
+        try:
+            await self._resync()
+        except Exception as e:
+            if not self.connected.is_set():
+                log.warning("AMI resync ended with the connection (%s); the next login resyncs", e)
+                return
+            self._resyncs_failed += 1
+            delay = self._resync_later()
+            # The whole traceback once; after that a line each time.
+            log.error(
+                "AMI resync failed (%d in a row): %s: %s; trying again in %.1f s",
+                self._resyncs_failed,
+                type(e).__name__,
+                e,
+                delay,
+                exc_info=self._resyncs_failed == 1,
+            )
 
     async def _resync(self) -> None:
         """After a (re)connect, rebuild what we missed: live 112 calls, and calls ended meanwhile."""
@@ -508,17 +588,30 @@ class AmiClient:
         )
         for event in events:
             await self._handle(event)
+        self._resync_backoff.reset()
+        self._resyncs_failed = 0
         if self.connected.is_set():
             self.synced.set()
             if self._on_connection is not None:
                 self._on_connection(True)
 
-    def _resync_later(self) -> None:
+    def _resync_later(self) -> float:
+        """Queue a resync after the next backoff delay (unless the session ends first); the delay."""
+
         def again() -> None:
+            self._resync_timer = None
             if self.connected.is_set():  # else the next login resyncs
                 self._events.put_nowait("resync")
 
-        asyncio.get_running_loop().call_later(RESYNC_RETRY, again)
+        delay = self._resync_backoff.take()
+        self._cancel_resync_later()
+        self._resync_timer = asyncio.get_running_loop().call_later(delay, again)
+        return delay
+
+    def _cancel_resync_later(self) -> None:
+        if self._resync_timer is not None:
+            self._resync_timer.cancel()
+            self._resync_timer = None
 
     async def _channels(self) -> list[Ami]:
         """Asterisk's channel list; empty if it does not come (the events wait behind it)."""
@@ -556,3 +649,50 @@ class AmiClient:
             await asyncio.sleep(interval)
             if self.connected.is_set():
                 self._events.put_nowait("sweep")
+
+    async def _ping_every(self) -> None:
+        """A hung Asterisk (stopped, deadlocked) keeps its connection open and answers nothing:
+        only a Ping notices. After `missed_pings` unanswered in a row, AMI is down."""
+        missed = 0
+        while True:
+            if missed == 0:  # after a miss, ask again at once: the timeout was the wait
+                await self.connected.wait()
+                await asyncio.sleep(self.ping_interval)
+            if not self.connected.is_set():
+                missed = 0
+                continue
+            try:
+                await self.send({"Action": "Ping"}, single=True, timeout=self.ping_timeout)
+                missed = 0
+            except TelephonyUnavailable as e:
+                if not self.connected.is_set():
+                    missed = 0  # the connection dropped: the reconnect takes it from here
+                    continue
+                missed += 1
+                log.warning("AMI: Ping %d of %d unanswered (%s)", missed, self.missed_pings, e)
+                if missed >= self.missed_pings:
+                    missed = 0
+                    self._give_up_on_session()
+            except Exception:
+                # The check must outlive any surprise, or a later hang would go unnoticed.
+                log.exception("AMI liveness check failed; checking again")
+                missed = 0
+
+    def _give_up_on_session(self) -> None:
+        """Asterisk is hung: AMI is down ("not answering") and the connection is dropped, so every
+        action waiting on it fails now and new ones fail at once. A new connection logs in when
+        Asterisk runs again, and its resync ends the outage."""
+        log.error(
+            "AMI: Asterisk answered none of the last %d Pings (%.1f s each); taking it for hung, "
+            "dropping the connection and connecting again",
+            self.missed_pings,
+            self.ping_timeout,
+        )
+        self.not_answering = True
+        self.connected.clear()
+        self.synced.clear()
+        protocol = self.manager.protocol
+        if protocol is not None:
+            # As if the connection had been lost: panoramisk closes it and connects again, and
+            # _on_disconnect fails what was in flight and tells the outage.
+            protocol.connection_lost(TimeoutError("Asterisk did not answer AMI Pings"))

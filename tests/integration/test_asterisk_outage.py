@@ -1,7 +1,9 @@
 """Asterisk dying is an outage everyone sees, and it ends by itself: the controller that started
 Asterisk (`callcenter run --local-asterisk`, as `make run` does) logs the exit, tells the board
 and the consoles, answers desk actions with 503 at once (not after ten minutes), starts Asterisk
-again, reconnects AMI, clears the outage and steers desks again.
+again, reconnects AMI, clears the outage and steers desks again. An Asterisk that hangs (SIGSTOP:
+still running, its connections open, answering nothing) is an AMI outage too, found by the AMI
+client's Pings, over once it answers again.
 
 A private centre (its own Asterisk, controller and ports) beside the shared one, which other
 tests need alive."""
@@ -90,6 +92,20 @@ class SupervisedCentre:
         pid = self.controller.asterisk_pids()[-1]
         os.kill(pid, signal.SIGKILL)
         return pid
+
+    @contextmanager
+    def asterisk_stopped(self) -> Iterator[int]:
+        """SIGSTOP of the running Asterisk (its pid) for the with-block; SIGCONT after it, always:
+        a stopped Asterisk would outlive the test and hold its ports."""
+        pid = self.controller.asterisk_pids()[-1]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield pid
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    def healthz(self) -> tuple[int, Any]:
+        return Api(self.base_url, None).request("GET", "/healthz")
 
     def wait_restarted(self, killed: int, timeout: float = 90) -> int:
         """Until the controller has started a new Asterisk; its pid."""
@@ -203,6 +219,65 @@ def test_asterisk_killed_is_an_outage_until_the_controller_has_it_back(tmp_path)
             # The desk is steered again, and Asterisk's word of it reaches the console.
             desk = calltaker.desk("2001", "paused", "istirahat")
             assert desk["extension"] == "2001"
+            console.wait_for(
+                lambda m: m["type"] == "desk" and m["desk"]["state"] == "paused", timeout=30
+            )
+        finally:
+            console.close()
+            board.close()
+
+
+def test_asterisk_hung_is_an_ami_outage_until_it_answers_again(tmp_path):
+    with supervised_centre(tmp_path) as centre:
+        calltaker, supervisor = centre.api("petugas"), centre.api("penyelia")
+        console, board = Console.of(calltaker), Console.of(supervisor)
+        try:
+            for feed in (console, board):
+                first = feed.wait_for(lambda m: m["seq"] == 1)
+                assert (first["type"], first["down"]) == ("outage", [])
+            calltaker.desk("2001", "available")
+            status, events = calltaker.request("GET", "/api/agents/2001/events")
+            assert status == 200, events
+
+            with centre.asterisk_stopped():
+                # Connected but answering nothing: before, AMI stayed "ok" for as long as it
+                # lasted. Now a few unanswered Pings make it an outage both feeds are told of.
+                outage = {}
+                for name, feed in (("console", console), ("board", board)):
+                    outage[name] = feed.wait_for(lambda m: "ami" in down_parts(m), timeout=45)
+                    # Asterisk itself has not exited: only AMI is down.
+                    assert down_parts(outage[name]) == ["ami"]
+                    banner = outage[name]["down"][0]
+                    assert banner["reason"] == "AMI not answering"
+                    assert banner["text"].startswith("GANGGUAN: Sambungan ke Asterisk (AMI) putus")
+                assert "Asterisk answered none of the last 3 Pings" in centre.controller.log()
+                status, health = centre.healthz()
+                assert status == 503, health
+                assert health["parts"]["ami"] == "not answering"
+
+                # A desk action is answered 503 at once: the hung session was dropped, so it
+                # is not sent to wait for an answer (the HTTP client gives up after 10 s).
+                status, body = calltaker.request(
+                    "POST", "/api/agents/2001/state", {"state": "paused", "reason": "istirahat"}
+                )
+                assert status == 503, body
+                assert "telephony unavailable" in body["error"]
+                assert calltaker.request("GET", "/api/agents/2001/events") == (200, events)
+
+            # Asterisk runs again: a new AMI session logs in, resyncs, and the outage is over.
+            for name, feed in (("console", console), ("board", board)):
+                feed.wait_for(
+                    lambda m, after=outage[name]["seq"]: (
+                        m["type"] == "outage" and m["seq"] > after and m["down"] == []
+                    ),
+                    timeout=60,
+                )
+            assert "outage over: ami is back" in centre.controller.log()
+            assert centre.healthz()[1]["parts"]["ami"] == "ok"
+
+            # The same Asterisk (never restarted) is steered again.
+            assert len(centre.controller.asterisk_pids()) == 1
+            assert calltaker.desk("2001", "paused", "istirahat")["extension"] == "2001"
             console.wait_for(
                 lambda m: m["type"] == "desk" and m["desk"]["state"] == "paused", timeout=30
             )

@@ -82,6 +82,9 @@ class AssignmentChanged:
     actor: str
     assignment: dict[str, Any]
     back_to_centre: bool = False
+    # The desks (their interfaces) that answered the ticket's calls, on a decline: their
+    # consoles are alerted too (web/live.py).
+    answered_at: tuple[str, ...] = ()
     at: datetime = field(default_factory=utc_now)
 
 

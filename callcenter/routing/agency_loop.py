@@ -20,9 +20,11 @@ again (the callout, to its backup target), then, `escalate_after` later, the sup
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+from typing import Protocol, TypeVar
 
 from ..config import Agency
 from ..refused import Refused, Why
@@ -112,6 +114,39 @@ def status_of(text: str) -> Status:
 def back_to_centre(status: Status) -> bool:
     """A decline hands the ticket back: the centre must find another agency."""
     return status == Status.DECLINED
+
+
+class Placement(Protocol):
+    """What the reassignment rule reads of an assignment."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def assigned_at(self) -> datetime: ...
+    @property
+    def declined_at(self) -> datetime | None: ...
+
+
+P = TypeVar("P", bound=Placement)
+
+
+def awaiting_another_agency(assignments: Iterable[P], *, ticket_closed: bool) -> list[P]:
+    """The declines of one ticket that the centre has not answered yet: each declined
+    assignment after which no agency was assigned (another, or the same one again), while the
+    ticket is open. The ticket needs reassigning while this is not empty. An agency assigned
+    before the decline does not answer it: the declined part of the work still has nobody."""
+    if ticket_closed:
+        return []
+    placed = list(assignments)
+    return [
+        declined
+        for declined in placed
+        if declined.status == Status.DECLINED
+        and declined.declined_at is not None
+        and not any(
+            later.assigned_at >= declined.declined_at for later in placed if later is not declined
+        )
+    ]
 
 
 # ---- deadlines and escalation --------------------------------------------------------------

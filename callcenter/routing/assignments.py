@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..config import Config
@@ -23,7 +24,7 @@ from ..live.bus import Bus
 from ..live.messages import AssignmentChanged
 from ..refused import Why
 from ..tickets.db import Database
-from ..tickets.models import Assignment, Ticket, TicketEvent, now
+from ..tickets.models import Assignment, Call, Ticket, TicketEvent, now
 from .agency_loop import (
     CLOSED,
     Deadline,
@@ -36,6 +37,7 @@ from .agency_loop import (
     NotPermitted,
     Status,
     Step,
+    awaiting_another_agency,
     back_to_centre,
     check_move,
     may_move,
@@ -83,40 +85,51 @@ class Assignments:
         self, ticket_id: int, agency: str, actor: str, *, at: datetime | None = None
     ) -> Assignment:
         """The ticket is the agency's to follow up from now; the open assignment it already has
-        with that agency if any (each target rung for one dispatch assigns again)."""
+        with that agency if any (each target rung for one dispatch assigns again, and two
+        assigns at the same moment make one)."""
         if self._config.agency(agency) is None:
             raise LoopRefused("unknown agency", Why.BAD_REQUEST)
         at = at or now()
-        async with self._db.session() as db:
-            ticket = await db.get(Ticket, ticket_id)
-            if ticket is None:
-                raise LoopRefused("no such ticket", Why.NOT_FOUND)
-            existing = await db.scalar(
-                select(Assignment).where(
-                    Assignment.ticket_id == ticket_id,
-                    Assignment.agency == agency,
-                    Assignment.status.in_(OPEN),
+        for last_try in (False, True):
+            async with self._db.session() as db:
+                ticket = await db.get(Ticket, ticket_id)
+                if ticket is None:
+                    raise LoopRefused("no such ticket", Why.NOT_FOUND)
+                existing = await db.scalar(
+                    select(Assignment).where(
+                        Assignment.ticket_id == ticket_id,
+                        Assignment.agency == agency,
+                        Assignment.status.in_(OPEN),
+                    )
                 )
-            )
-            if existing is not None:
-                return existing
-            assignment = Assignment(
-                ticket_id=ticket_id,
-                agency=agency,
-                status=Status.ASSIGNED.value,
-                assigned_by=actor[:64],
-                assigned_at=at,
-                moved_by=actor[:64],
-                moved_at=at,
-                escalation_step=0,
-            )
-            _set_deadline(assignment, self._next_due(assignment))
-            db.add(assignment)
-            await db.flush()
-            db.add(_status_event(ticket, assignment, None, actor, "", at))
-            await db.commit()
-        self._announce(assignment, None, actor)
-        return assignment
+                if existing is not None:
+                    return existing
+                assignment = Assignment(
+                    ticket_id=ticket_id,
+                    agency=agency,
+                    status=Status.ASSIGNED.value,
+                    assigned_by=actor[:64],
+                    assigned_at=at,
+                    moved_by=actor[:64],
+                    moved_at=at,
+                    escalation_step=0,
+                )
+                _set_deadline(assignment, self._next_due(assignment))
+                db.add(assignment)
+                try:
+                    await db.flush()
+                except IntegrityError:
+                    if last_try:
+                        raise
+                    # Another assign committed its own between our read and our insert (the
+                    # index of one open assignment per ticket and agency): read again, find it.
+                    await db.rollback()
+                    continue
+                db.add(_status_event(ticket, assignment, None, actor, "", at))
+                await db.commit()
+            self._announce(assignment, None, actor)
+            return assignment
+        raise AssertionError("unreachable: the last try returns or raises")
 
     async def move(
         self,
@@ -155,8 +168,17 @@ class Assignments:
             await _compare_and_set(db, assignment, {"status": old.value}, changes)
             ticket = await db.get_one(Ticket, assignment.ticket_id)
             db.add(_status_event(ticket, assignment, old, mover.name, text, at, role=mover.role))
+            # A decline is told to the desks that answered the ticket's calls as well.
+            answered_at: tuple[str, ...] = ()
+            if back_to_centre(new):
+                desks = await db.scalars(
+                    select(Call.calltaker)
+                    .where(Call.ticket_id == ticket.id, Call.calltaker.is_not(None))
+                    .distinct()
+                )
+                answered_at = tuple(d for d in desks if d)
             await db.commit()
-        self._announce(assignment, old, mover.name)
+        self._announce(assignment, old, mover.name, answered_at)
         return assignment
 
     async def move_for_ticket(
@@ -299,6 +321,55 @@ class Assignments:
                 or not met(Status(a.status), Deadline(a.escalated_deadline))
             ]
 
+    async def needing_reassignment(self, limit: int = 200) -> list[Assignment]:
+        """The declines the centre has still to answer with another agency
+        (`awaiting_another_agency`), each with its ticket, the earliest declined first (at most
+        `limit`). The query narrows to them with the rule's own condition, so the list stays as
+        short as the work waiting, however many tickets were ever declined; the rule decides."""
+        later = aliased(Assignment)
+        reassigned = (
+            select(later.id)
+            .where(
+                later.ticket_id == Assignment.ticket_id,
+                later.id != Assignment.id,
+                later.assigned_at >= Assignment.declined_at,
+            )
+            .exists()
+        )
+        async with self._db.session() as db:
+            tickets = list(
+                await db.scalars(
+                    select(Assignment.ticket_id)
+                    .join(Assignment.ticket)
+                    .where(
+                        Assignment.status == Status.DECLINED.value,
+                        Ticket.closed_at.is_(None),
+                        ~reassigned,
+                    )
+                    .group_by(Assignment.ticket_id)
+                    .order_by(func.min(Assignment.declined_at))
+                    .limit(limit)
+                )
+            )
+            rows = await db.scalars(
+                select(Assignment)
+                .options(selectinload(Assignment.ticket))
+                .where(Assignment.ticket_id.in_(tickets))
+                .order_by(Assignment.id)
+            )
+            by_ticket: dict[int, list[Assignment]] = {}
+            for row in rows:
+                by_ticket.setdefault(row.ticket_id, []).append(row)
+        waiting = [
+            declined
+            for placed in by_ticket.values()
+            for declined in awaiting_another_agency(
+                placed, ticket_closed=placed[0].ticket.closed_at is not None
+            )
+        ]
+        waiting.sort(key=lambda a: (a.declined_at or a.moved_at, a.id))
+        return waiting
+
     # ---- helpers -------------------------------------------------------------------------------
 
     def _deadlines(self, agency: str) -> Deadlines:
@@ -307,7 +378,13 @@ class Assignments:
     def _next_due(self, assignment: Assignment) -> Due | None:
         return next_due(_state(assignment), self._deadlines(assignment.agency))
 
-    def _announce(self, assignment: Assignment, previous: Status | None, actor: str) -> None:
+    def _announce(
+        self,
+        assignment: Assignment,
+        previous: Status | None,
+        actor: str,
+        answered_at: tuple[str, ...] = (),
+    ) -> None:
         if self._bus is None:
             return
         status = Status(assignment.status)
@@ -321,6 +398,7 @@ class Assignments:
                 actor=actor,
                 assignment=assignment_json(assignment),
                 back_to_centre=back_to_centre(status),
+                answered_at=answered_at,
                 at=assignment.moved_at,
             )
         )

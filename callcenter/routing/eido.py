@@ -96,11 +96,13 @@ class Region:
 
 @dataclass(frozen=True)
 class Note:
-    """A note on the ticket: what it says, who wrote it (username) and when."""
+    """A note on the ticket: what it says, who wrote it (username), when, and for which agency
+    (its [[agencies]] id; None: the centre's own)."""
 
     text: str
     author: str
     at: datetime
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,8 @@ def eido_document(
     `centre_agency_id` is the centre's Agency Identifier (a domain, e.g. 112.malangkota.go.id);
     each agency is identified under it (polresta.112.malangkota.go.id). `issuing_element` is the
     Element Identifier of this controller. Without `with_caller_number` (an agency that may not see
-    it) no callback and no number is in the document. Raises ValueError on a naive datetime or an
-    unknown agency status.
+    it) no callback, no number and no caller's name is in the document. Raises ValueError on a
+    naive datetime or an unknown agency status.
     """
     centre = _domain(centre_agency_id)
     builder = _Builder(incident, centre, _clean(issuing_element), region, with_caller_number)
@@ -261,12 +263,24 @@ class _Builder:
         # A component keeps its $id in every EIDO of the incident (STA-021 section 2): a note is
         # numbered by its place among the ticket's notes, which only grow.
         for n, note in enumerate(incident.notes, start=1):
+            writer = self._agency_id(note.agency) if note.agency else self.centre
+            if writer not in {a["$id"] for a in agencies}:
+                # Only an agency with an assignment writes notes; should one not have it any
+                # more, its note still names an agency of the document.
+                agencies.append(
+                    {
+                        **self._prologue(writer, note.at, self.centre),
+                        "agencyRoleDescriptionRegistryText": ["Informational"],
+                        "agencyType": [UNKNOWN_AGENCY_TYPE],
+                    }
+                )
+            role = "Call Taking" if note.agency is None else "Dispatching"
             self._note(
                 f"{self.tag}note{n}",
                 _html(note.text),
                 note.at,
-                agency=self.centre,
-                author=self._agent(note.author, self.centre, "Call Taking", note.at),
+                agency=writer,
+                author=self._agent(note.author, writer, role, note.at),
             )
         document: dict[str, Any] = {
             **self._prologue(
@@ -447,7 +461,8 @@ class _Builder:
             person["callIdentifier"] = [c["$id"] for c in calls]
         if callback is not None:
             person["callBackReference"] = _ref(callback["$id"])
-        if self.incident.caller_name.strip():
+        # The caller's name identifies them as much as their number does.
+        if self.with_caller_number and self.incident.caller_name.strip():
             name = {"personFullName": [{"value": _clean(self.incident.caller_name)}]}
             person["ncPersonComponent"] = {"name": [name]}
         return person
@@ -469,7 +484,7 @@ class _Builder:
         seen: dict[str, int] = {}
         for n, assignment in enumerate(incident.agencies, start=1):
             primary, secondary = unit_status(assignment.status)
-            agency = f"{_domain(assignment.agency_id)}.{self.centre}"
+            agency = self._agency_id(assignment.agency_id)
             seen[agency] = seen.get(agency, 0) + 1
             if seen[agency] == 1:
                 role = "Informational" if assignment.status == "declined" else "Dispatched"
@@ -551,6 +566,10 @@ class _Builder:
                 self._note(f"{self.tag}transcript", text, incident.updated_at, agency=self.centre)
             )
         return ids
+
+    def _agency_id(self, agency_id: str) -> str:
+        """An agency's Agency Identifier, under the centre's: polresta.112.malangkota.go.id."""
+        return f"{_domain(agency_id)}.{self.centre}"
 
     def _note(
         self, unique: str, comments: str, at: datetime, *, agency: str, author: str | None = None

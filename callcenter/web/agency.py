@@ -20,7 +20,7 @@ from ..routing.assignments import assignment_json
 from ..routing.eido import AgencyStatus, CallView, Incident, Note, eido_document
 from ..tickets.models import Assignment, Ticket, User, now
 from .access import OVERSEERS, READERS, Role
-from .auth import requires
+from .auth import is_text, requires
 from .requests import (
     error,
     json_fields,
@@ -132,6 +132,32 @@ async def get_agency_assignments(request: web.Request) -> web.Response:
     )
 
 
+@requires(*OVERSEERS)
+async def get_declined(request: web.Request) -> web.Response:
+    """The tickets an agency declined and the centre has not yet given to another (nor closed):
+    each decline with its ticket, the earliest first. The board's "perlu ditugaskan ulang"."""
+    services = services_of(request)
+    items = []
+    for assignment in await services.assignments.needing_reassignment():
+        ticket = assignment.ticket
+        agency = services.config.agency(assignment.agency)
+        items.append(
+            {
+                "assignment": assignment_json(assignment),
+                "agency_name": agency.name if agency else assignment.agency,
+                "ticket": {
+                    "id": ticket.id,
+                    "status": ticket.status,
+                    "category": ticket.category,
+                    "what": ticket.what,
+                    "kecamatan": ticket.kecamatan,
+                    "kelurahan": ticket.kelurahan,
+                },
+            }
+        )
+    return web.json_response({"declined": items, "at": now().isoformat()})
+
+
 @requires(*MOVERS)
 async def post_assignment_status(request: web.Request) -> web.Response:
     """Move an assignment: {"status": "acknowledged" | "en-route" | "on-scene" | "cleared" |
@@ -146,6 +172,8 @@ async def post_assignment_status(request: web.Request) -> web.Response:
         raise error(web.HTTPBadRequest, "status must be a status name")
     if not isinstance(text, str):
         raise error(web.HTTPBadRequest, "text must be a string")
+    if not is_text(text):
+        raise error(web.HTTPBadRequest, "text is not valid Unicode (a lone surrogate)")
     mover = Mover(user.username, user.role, user.agency)
     try:
         assignment = await services.assignments.move(assignment_id, status, mover, text)
@@ -221,12 +249,18 @@ def incident_of(config: Config, ticket: Ticket, assignments: Iterable[Assignment
             for c in ticket.calls
         ),
         notes=tuple(
-            Note(str(e.data.get("text", "")), e.actor, e.at)
+            Note(str(e.data.get("text", "")), e.actor, e.at, _writer_agency(e.data))
             for e in ticket.events
             if e.kind == NOTE_EVENT and isinstance(e.data, dict)
         ),
         agencies=tuple(_agency_status(config, a) for a in assignments),
     )
+
+
+def _writer_agency(data: dict[str, Any]) -> str | None:
+    """The agency a note was written for (web/tickets.py records it); None: the centre's."""
+    agency = data.get("agency")
+    return agency if data.get("role") == Role.AGENCY and isinstance(agency, str) else None
 
 
 def _agency_status(config: Config, assignment: Assignment) -> AgencyStatus:

@@ -24,6 +24,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/agencies", reference.get_agencies)
     app.router.add_get("/api/tickets/{id}/eido", agency.get_eido)
     app.router.add_get("/api/agency/assignments", agency.get_agency_assignments)
+    app.router.add_get("/api/agency/declined", agency.get_declined)
     app.router.add_post("/api/assignments/{id}/status", agency.post_assignment_status)
     app.router.add_post("/api/calls/{unique_id}/dispatch", calls.post_dispatch)
     for action, route in (("hold", "hold"), ("resume", "resume"), ("hang_up", "hangup")):

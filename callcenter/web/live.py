@@ -161,11 +161,24 @@ class LiveFeed:
                 return self._oversees  # the board's alarm
         return False
 
+    def _answered(self, event: AssignmentChanged) -> bool:
+        """Whether the ticket an agency declined was answered at this viewer's desk."""
+        phone = self._config.calltaker_of(self.viewer.username)
+        return phone is not None and phone.interface in event.answered_at
+
     def message(self, event: Any) -> dict[str, Any] | None:
-        return message_of(event) if self.sees(event) else None
+        if not self.sees(event):
+            return None
+        message = message_of(event)
+        if isinstance(event, AssignmentChanged) and message and self._answered(event):
+            message["answered_here"] = True
+        return message
 
     def encoded(self, event: Any) -> str | None:
-        """The message as JSON, made once for every socket that receives this event."""
+        """The message as JSON, made once for every socket that receives this event (but for the
+        desk that answered a declined ticket: its console is told so, and only it)."""
+        if isinstance(event, AssignmentChanged) and event.answered_at and self.sees(event):
+            return json.dumps(self.message(event))
         return ENCODED.get(event) if self.sees(event) else None
 
 

@@ -164,10 +164,12 @@ async def post_note(request: web.Request) -> web.Response:
         if not edits_ticket(services.config, user, found):
             raise error(web.HTTPForbidden, "another desk answered this ticket")
         ticket = found
-    # The event is published on the live feed once committed (tickets/db.py).
-    await services.tickets.note(
-        ticket.id, user.username, NOTE_EVENT, {"text": text, "role": str(user.role)}
-    )
+    # The event is published on the live feed once committed (tickets/db.py). An agency's note
+    # names the agency it was written for (the EIDO document credits it there).
+    data = {"text": text, "role": str(user.role)}
+    if user.role == Role.AGENCY and user.agency:
+        data["agency"] = user.agency
+    await services.tickets.note(ticket.id, user.username, NOTE_EVENT, data)
     noted = await services.tickets.get(ticket.id)
     assert noted is not None  # tickets are never deleted
     return web.json_response({"notes": notes_of(noted)}, status=201)

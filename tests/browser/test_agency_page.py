@@ -52,13 +52,15 @@ def agency_logs_in(page: Page, base_url: str, username: str, password: str) -> N
     expect(page.locator("#link")).to_have_attribute("data-up", "yes")
 
 
-def assign(api, ticket_id: int, agency: str) -> None:
+def assign(api, ticket_id: int, agency: str) -> dict:
     status, body = api.request("POST", f"/api/tickets/{ticket_id}/assignments", {"agency": agency})
     assert status == 200, body
+    assignment: dict = body["assignment"]
+    return assignment
 
 
 def test_an_agency_follows_its_ticket_to_the_end_and_the_console_sees_it(
-    asterisk, running_controller, admin_api, calltaker_api, page, agency_page, desk_phone
+    asterisk, running_controller, admin_api, calltaker_api, pmi_api, page, agency_page, desk_phone
 ):
     # Another agency's ticket: a caller who hung up before anyone answered, assigned to PMI.
     other_number = "0341555014"
@@ -146,12 +148,29 @@ def test_an_agency_follows_its_ticket_to_the_end_and_the_console_sees_it(
         ).to_contain_text("Pelaku diamankan")
         shot(page, "23-console-agency-cleared")
         shot(agency_page, "24-agency-cleared")
+
+        # PMI, assigned too, declines: the console that took the call is told to find another.
+        pmi = assign(calltaker_api, ticket_id, "pmi")
+        status, body = pmi_api.request(
+            "POST",
+            f"/api/assignments/{pmi['id']}/status",
+            {"status": "declined", "text": "bukan medis"},
+        )
+        assert status == 200, body
+        said = f"Ditolak oleh PMI Kota Malang: bukan medis — tiket #{ticket_id} perlu instansi lain"
+        expect(page.locator("#notice")).to_have_text(said)
+        expect(page.locator("#alert")).to_have_text(said)
+        shot(page, "25-console-agency-declined")
     finally:
         local_caller_hangs_up(asterisk.config, number)
 
     # What the pages showed is what was stored: three moves by the officer.
     status, detail = admin_api.request("GET", f"/api/tickets/{ticket_id}")
-    moves = [e["data"] for e in detail["events"] if e["kind"] == "agency-status"]
+    moves = [
+        e["data"]
+        for e in detail["events"]
+        if e["kind"] == "agency-status" and e["data"]["agency"] == "polresta"
+    ]
     assert [(m["from"], m["to"], m["actor"]) for m in moves] == [
         (None, "assigned", "petugas"),
         ("assigned", "en-route", "polresta1"),

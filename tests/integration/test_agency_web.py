@@ -11,7 +11,14 @@ import secrets
 import pytest
 
 from callcenter.routing.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tests.centre import WEBHOOK_SECRET, Api, Console, database, place_local_112_call
+from tests.centre import (
+    WEBHOOK_SECRET,
+    Api,
+    Console,
+    database,
+    local_caller_hangs_up,
+    place_local_112_call,
+)
 from tests.waiting import wait_until
 
 CENTRE = "112.malangkota.go.id"
@@ -21,9 +28,13 @@ def new_number() -> str:
     return "0341" + str(secrets.randbelow(10**6)).zfill(6)
 
 
+# The name every caller of this module gives (ticket_of_a_call).
+CALLER_NAME = "Uji Instansi"
+
+
 def ticket_of_a_call(centre, admin_api: Api, number: str) -> int:
     """A real call to 112 that nobody answers (the caller hangs up after 2 s): its ticket."""
-    place_local_112_call(centre.config, f'"Uji Instansi" <{number}>', seconds=2)
+    place_local_112_call(centre.config, f'"{CALLER_NAME}" <{number}>', seconds=2)
 
     def ended() -> int | None:
         tickets = admin_api.tickets(caller_number=number)
@@ -160,6 +171,9 @@ def test_an_agency_reads_and_moves_only_what_is_assigned_to_it(
         {"status": "en-route", "text": 5},
         {"status": "en-route", "mover": "admin"},  # no key outside the known
         {},
+        # A lone surrogate: JSON carries it, UTF-8 (and so the database) cannot.
+        {"status": "declined", "text": "bukan wilayah \ud800"},
+        {"status": "cleared", "text": "\udfff"},
     ):
         status, reply = polresta_api.request("POST", path, body)
         assert status == 400 and "error" in reply, (body, reply)
@@ -237,12 +251,16 @@ def test_the_eido_document_carries_every_agencys_status(
     tel = "+62" + number[1:]  # EIDO carries the number as a tel: URI
     assert tel in json.dumps(document)  # the centre sees the caller
 
-    # Each agency reads it too, with the number only if its configuration says so.
+    assert CALLER_NAME in json.dumps(document)
+
+    # Each agency reads it too, with the number (and the caller's name, which identifies them as
+    # much) only if its configuration says so.
     status, theirs = polresta_api.request("GET", f"/api/tickets/{ticket_id}/eido")
     assert status == 200 and tel not in json.dumps(theirs) and number[1:] not in json.dumps(theirs)
+    assert CALLER_NAME not in json.dumps(theirs)
     assert len(theirs["emergencyResourceComponent"]) == 2
     status, theirs = pmi_api.request("GET", f"/api/tickets/{ticket_id}/eido")
-    assert status == 200 and tel in json.dumps(theirs)
+    assert status == 200 and tel in json.dumps(theirs) and CALLER_NAME in json.dumps(theirs)
     assert calltaker_api.request("GET", f"/api/tickets/{ticket_id}/eido")[0] == 200
     assert supervisor_api.request("GET", "/api/tickets/999999999/eido")[0] == 404
 
@@ -301,3 +319,66 @@ def test_the_agencys_webhook_receives_each_change_signed(
         )
         # Polresta does not see callers' numbers, nor does its system.
         assert number.encode() not in post.body
+
+
+@pytest.fixture
+def petugas2_api(asterisk, running_controller):
+    return Api.login(asterisk.base_url, "petugas2", asterisk.passwords["petugas2"])
+
+
+def test_a_declined_ticket_goes_back_to_the_centre_until_another_agency_has_it(
+    asterisk, admin_api, calltaker_api, petugas2_api, supervisor_api, polresta_api, desk
+):
+    # Here, not at the top: that module imports this one's helpers.
+    from tests.integration.test_ticket_notes import answered_at_desk_2001
+
+    number = new_number()
+    try:
+        ticket_id = answered_at_desk_2001(asterisk, admin_api, desk, number)
+    finally:
+        local_caller_hangs_up(asterisk.config, number)
+    assignment = assign(calltaker_api, ticket_id, "polresta")
+    feeds = {api: Console.of(api) for api in (supervisor_api, calltaker_api, petugas2_api)}
+    try:
+        status, reply = polresta_api.request(
+            "POST",
+            f"/api/assignments/{assignment['id']}/status",
+            {"status": "declined", "text": "urusan PLN, bukan polisi"},
+        )
+        assert status == 200, reply
+
+        def the_decline(m: dict) -> bool:
+            return m["type"] == "assignment" and m["assignment"]["id"] == assignment["id"]
+
+        board, console, other_desk = (feeds[api].wait_for(the_decline) for api in feeds)
+        # The board is told the ticket is back with the centre, and why.
+        assert board["back_to_centre"] is True and board["ticket_id"] == ticket_id
+        assert board["assignment"]["decline_reason"] == "urusan PLN, bukan polisi"
+        assert "answered_here" not in board
+        # The console of the desk that answered the call is told it is theirs; another's is not.
+        assert console["back_to_centre"] is True and console["answered_here"] is True
+        assert other_desk["back_to_centre"] is True and "answered_here" not in other_desk
+    finally:
+        for feed in feeds.values():
+            feed.close()
+
+    def waiting() -> dict[int, dict]:
+        status, body = supervisor_api.request("GET", "/api/agency/declined")
+        assert status == 200, body
+        return {item["ticket"]["id"]: item for item in body["declined"]}
+
+    item = waiting()[ticket_id]
+    assert item["assignment"]["id"] == assignment["id"]
+    assert (item["agency_name"], item["assignment"]["decline_reason"]) == (
+        "Polresta Malang Kota",
+        "urusan PLN, bukan polisi",
+    )
+    assert number not in json.dumps(item)
+    # The centre's list: not an agency's, nor a call-taker's (the board is the supervisors').
+    for api in (polresta_api, calltaker_api):
+        assert api.request("GET", "/api/agency/declined")[0] == 403
+    assert Api(asterisk.base_url, None).request("GET", "/api/agency/declined")[0] == 401
+
+    # Given to PMI, it no longer waits.
+    assign(calltaker_api, ticket_id, "pmi")
+    assert ticket_id not in waiting()

@@ -581,6 +581,46 @@ def test_an_agency_without_the_callers_number_gets_no_number():
     check_document(document)
     assert "081234567890" not in json.dumps(document)
     assert "1234567890" not in json.dumps(document)
+    # Nor the caller's name: it identifies them as the number does. The person stays, a caller.
+    assert "Budi" not in json.dumps(document) and "Santoso" not in json.dumps(document)
+    [person] = document["personComponent"]
+    assert "ncPersonComponent" not in person
+    assert person["personIncidentRoleRegistryText"] == ["Caller"]
+    # The centre (and an agency allowed the number) reads both.
+    assert "Budi Santoso" in json.dumps(build(police_ticket()))
+
+
+def test_an_agencys_note_is_the_agencys_not_the_centres():
+    """A note an agency wrote on its page is credited to that agency and an agent of it; the
+    centre's notes stay the centre's."""
+    notes = (
+        Note("Korban dibawa ke RSSA", "ani", at(2)),
+        Note("Unit Sabhara 3 menuju lokasi", "bripka.joko", at(4), agency="polresta"),
+        Note("Ambulans tidak diperlukan", "operator.pmi", at(5), agency="pmi"),
+    )
+    document = build(police_ticket(notes=notes))
+    by_id = check_document(document)
+    written = {
+        n["notesActionComments"]: n for n in document["notesComponent"] if "agentReference" in n
+    }
+    centre = written["Korban dibawa ke RSSA"]
+    assert centre["updatedByAgencyReference"] == {"$ref": CENTRE}
+    assert centre["agentReference"] == {"$ref": f"ani@{CENTRE}"}
+    for text, agency, agent in (
+        ("Unit Sabhara 3 menuju lokasi", f"polresta.{CENTRE}", f"bripka.joko@polresta.{CENTRE}"),
+        ("Ambulans tidak diperlukan", f"pmi.{CENTRE}", f"operator.pmi@pmi.{CENTRE}"),
+    ):
+        note = written[text]
+        assert note["updatedByAgencyReference"] == {"$ref": agency}
+        assert note["updatedByAgentReference"] == {"$ref": agent}
+        assert note["agentReference"] == {"$ref": agent}
+        assert note["$id"].endswith(f":{agency}")
+        assert by_id[agent]["agencyReference"] == {"$ref": agency}
+        assert by_id[agent]["agentRoleRegistryText"] == ["Dispatching"]
+    assert by_id[f"ani@{CENTRE}"]["agentRoleRegistryText"] == ["Call Taking"]
+    # An agency with no assignment on the ticket any more still names an agency of the document.
+    stray = build(police_ticket(notes=(Note("catatan", "x", at(6), agency="satpol-pp"),)))
+    assert f"satpol-pp.{CENTRE}" in check_document(stray)
 
 
 def test_call_identifiers_stay_distinct_and_alphanumeric():

@@ -261,11 +261,53 @@
     renderAssignments();
   }
 
+  // Declines the centre has still to give to another agency (routing/agency_loop.py decides which;
+  // GET /api/agency/declined lists them): assignment id → {assignment, agency_name, ticket}.
+  const declined = new Map();
+
+  const declinedText = (d) => `Ditolak oleh ${d.agency_name}: ${d.assignment.decline_reason || "(tanpa alasan)"}` +
+    ` — tiket #${d.assignment.ticket_id} perlu instansi lain`;
+
+  function renderDeclined() {
+    const items = [...declined.values()];
+    $("reassign").replaceChildren(...items.map((d) => {
+      const item = el("li", declinedText(d), "alert");
+      item.dataset.ticket = String(d.assignment.ticket_id);
+      item.dataset.assignment = String(d.assignment.id);
+      return item;
+    }));
+    $("reassign-none").hidden = items.length > 0;
+  }
+
+  async function loadDeclined() {
+    const response = await fetch("/api/agency/declined", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const list = await response.json();
+    declined.clear();
+    for (const d of list.declined) declined.set(d.assignment.id, d);
+    renderDeclined();
+  }
+
+  const declinedTicket = (ticketId) => [...declined.values()].some((d) => d.assignment.ticket_id === ticketId);
+
   function assignmentChanged(message) {
     const a = message.assignment;
     assignments.set(a.id, a);
     if (CLOSED.has(a.status)) raised.delete(a.id);
     renderAssignments();
+    if (message.back_to_centre) {
+      const d = { assignment: a, agency_name: boot.agencies[a.agency] || a.agency };
+      declined.set(a.id, d);
+      renderDeclined();
+      alarm();
+      notice(declinedText(d), true);
+    } else if (message.previous === null && declinedTicket(a.ticket_id)) {
+      loadDeclined().catch(() => {}); // assigned again: the server says which declines that answers
+    }
+  }
+
+  function ticketChanged(message) {
+    if (message.ticket.closed_at && declinedTicket(message.ticket.id)) loadDeclined().catch(() => {});
   }
 
   function agencyOverdue(message) {
@@ -298,6 +340,7 @@
       $("link").textContent = "tersambung";
       $("link").dataset.up = "yes";
       loadAssignments().catch(() => {});
+      loadDeclined().catch(() => {});
       const response = await fetch("/api/board", { credentials: "same-origin" });
       if (response.status === 401) location.assign("/login");
       else if (response.ok) show(await response.json());
@@ -307,7 +350,8 @@
       if (message.type === "board") show(message.board);
       else if (message.type === "outage") window.ngalamOutage.show(message.down);
       else if (message.type === "assignment") assignmentChanged(message);
-      else if (message.type === "alert" && message.kind === "agency-overdue") agencyOverdue(message);
+      else if (message.type === "ticket") ticketChanged(message);
+      else if (message.type === "agency-overdue") agencyOverdue(message); // web/live.py's type
     });
     socket.addEventListener("close", (event) => {
       if (event.code === 4401) return location.assign("/login"); // the session has ended

@@ -281,6 +281,18 @@
   }
 
   function assignmentChanged(message) {
+    // A ticket answered at this desk was declined (the feed says so to this desk only): whoever
+    // took the call finds it another agency, whatever call is on screen now.
+    if (message.back_to_centre && message.answered_here) {
+      const a = message.assignment;
+      const text = `Ditolak oleh ${agencyNames[a.agency] || a.agency}: ${a.decline_reason || "(tanpa alasan)"}` +
+        ` — tiket #${a.ticket_id} perlu instansi lain`;
+      notice(text, true);
+      if (current && message.ticket_id === current.ticket.id) {
+        $("alert").textContent = text;
+        $("alert").hidden = false;
+      }
+    }
     if (!current || message.ticket_id !== current.ticket.id) return;
     showAssignment(message.assignment);
   }

@@ -40,6 +40,8 @@ CALLOUT_EVENT = "agency-callout"
 # A placed callout is forgotten this long after it was placed, key or not: no answered callout
 # lasts longer (two briefings and their waits are under a minute and a half).
 FORGET_AFTER = 600.0
+# Why a call that was due was not placed (the ticket event's "skipped").
+SKIPPED_CALLING = "already calling"
 
 
 class DeskPhones(Protocol):
@@ -99,7 +101,7 @@ class Callouts:
         assignment = await self._assignments.assign(ticket_id, agency_id, actor)
         agency = self._config.agency(agency_id)
         if agency is not None and assignment.status == Status.ASSIGNED.value:
-            self.start(assignment, callout.targets(agency), "assigned")
+            await self._start_or_note(assignment, callout.targets(agency), "assigned")
         return assignment
 
     async def after_conference(self, fact: AgencyLegEnded) -> None:
@@ -113,26 +115,45 @@ class Callouts:
             return
         for assignment in await self._assignments.of_ticket(dispatch.ticket_id):
             if assignment.agency == agency.id and assignment.status == Status.ASSIGNED.value:
-                self.start(assignment, callout.targets(agency), "after the conference")
+                await self._start_or_note(
+                    assignment, callout.targets(agency), "after the conference"
+                )
 
     async def re_alert(self, agency: Agency, assignment: Assignment, target: str) -> None:
         """A missed deadline: the agency is called again, on `target` (its backup)."""
-        self.start(assignment, [target] if target else callout.re_alert_targets(agency), "re-alert")
+        targets = [target] if target else callout.re_alert_targets(agency)
+        await self._start_or_note(assignment, targets, "re-alert")
 
-    def start(self, assignment: Assignment, targets: list[str], why: str) -> None:
-        """Call in the background (ringing takes up to a ring timeout per target)."""
+    def start(self, assignment: Assignment, targets: list[str], why: str) -> bool:
+        """Call in the background (ringing takes up to a ring timeout per target). False if
+        no call was started: the agency takes no callouts, or it is being called already."""
         agency = self._config.agency(assignment.agency)
         if agency is None or not agency.callout:
-            return
+            return False
         if assignment.id in self._calling:
-            log.info("ticket %d: %s is being called already", assignment.ticket_id, agency.id)
-            return
+            log.info(
+                "ticket %d: %s is being called already; no %s call",
+                assignment.ticket_id,
+                agency.id,
+                why,
+            )
+            return False
         self._calling.add(assignment.id)
         task = asyncio.create_task(
             self.call(assignment, agency, targets, why), name=f"callout-{assignment.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _start_or_note(self, assignment: Assignment, targets: list[str], why: str) -> None:
+        """`start`, and a ticket event when a call was due but the agency is on the line about
+        it already: the log must not show a re-alert as made when nobody was called for it."""
+        if self.start(assignment, targets, why) or assignment.id not in self._calling:
+            return
+        await self._note(
+            assignment, {"target": ",".join(targets), "why": why, "skipped": SKIPPED_CALLING}
+        )
 
     # ---- the call --------------------------------------------------------------------------
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from contextlib import suppress
 from typing import Any
 
 from ..config import Agency, Config
 from ..live.bus import Bus, Subscription
-from ..live.messages import AssignmentChanged
+from ..live.messages import AssignmentChanged, ViewMessage
 from ..tickets.models import Ticket
 from ..tickets.repository import Tickets
 from .webhooks import WebhookSender
@@ -77,6 +78,8 @@ class Outbound:
         self._tickets = tickets
         self.sender = sender
         self._subscription: Subscription = bus.subscribe()
+        # What a dropped subscription still held, sent before anything newer.
+        self._backlog: deque[ViewMessage | None] = deque()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -95,11 +98,11 @@ class Outbound:
     async def _follow(self) -> None:
         while True:
             if self._subscription.dropped:
-                # A burst outran us: those changes are not sent (the receiver reads the current
-                # state from the EIDO endpoint); the following ones are.
-                log.error("agency webhooks fell behind the live bus; some changes were not sent")
-                self._subscription = self._bus.subscribe()
-            message = await self._subscription.next()
+                self._catch_up()
+            if self._backlog:
+                message: ViewMessage | None = self._backlog.popleft()
+            else:
+                message = await self._subscription.next()
             if isinstance(message, AssignmentChanged):
                 try:
                     await self.deliver(message)
@@ -107,6 +110,22 @@ class Outbound:
                     log.exception(
                         "ticket %d: the webhook of %s failed", message.ticket_id, message.agency
                     )
+
+    def _catch_up(self) -> None:
+        """The bus dropped our subscription, its queue full. Follow it again from now, and keep
+        what the old queue holds to send first: those changes were published before any of the
+        new subscription's. Only what was published while we were off the bus is lost (the
+        change that overflowed the queue, and any after it until now)."""
+        old = self._subscription
+        self._subscription = self._bus.subscribe()
+        while not old.queue.empty():
+            self._backlog.append(old.queue.get_nowait())
+        # The receiver reads the current state of what it missed from the EIDO endpoint.
+        log.error(
+            "agency webhooks fell behind the live bus: changes published while it was full were "
+            "not sent; %d queued before are sent now",
+            len(self._backlog),
+        )
 
     async def deliver(self, change: AssignmentChanged) -> str | None:
         """Queue the change for its agency's webhook; its event id, None if it has none."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -314,6 +315,10 @@ class CdrProgress(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
 
 
+# The assignments still followed (not cleared, not declined): at most one per ticket and agency.
+OPEN_ASSIGNMENT = "status NOT IN ('cleared', 'declined')"
+
+
 class Assignment(Base):
     """A ticket dispatched to an agency, followed until the agency clears or declines it (the
     agency loop: routing/agency_loop.py). Its next deadline lives here, not in a timer, so a
@@ -324,6 +329,17 @@ class Assignment(Base):
         Index("ix_assignments_ticket_agency", "ticket_id", "agency"),
         Index("ix_assignments_agency_status", "agency", "status"),
         Index("ix_assignments_deadline_at", "deadline_at"),
+        # One open assignment per ticket and agency, whoever assigns at the same moment (two
+        # targets of one dispatch, a call-taker and an overflow). The closed statuses are
+        # routing/agency_loop.py's CLOSED; migration 0008 creates it.
+        Index(
+            "ux_assignments_open",
+            "ticket_id",
+            "agency",
+            unique=True,
+            sqlite_where=text(OPEN_ASSIGNMENT),
+            postgresql_where=text(OPEN_ASSIGNMENT),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -3,12 +3,17 @@ agency, listed for it, and escalated by the deadline engine (also across a resta
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import threading
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import event
 
 from callcenter.config import ConfigError, load, require_secrets
@@ -17,14 +22,24 @@ from callcenter.live.facts import CallAnswered, CallRef
 from callcenter.live.messages import AgencyOverdue, AssignmentChanged
 from callcenter.refused import Why
 from callcenter.routing import overflow
-from callcenter.routing.agency_loop import Deadline, LoopRefused, Mover, NotPermitted, Step
+from callcenter.routing.agency_loop import (
+    Deadline,
+    LoopRefused,
+    Mover,
+    NotPermitted,
+    Step,
+    awaiting_another_agency,
+)
 from callcenter.routing.assignments import Assignments
+from callcenter.routing.callouts import CALLOUT_EVENT, Callouts
 from callcenter.routing.deadlines import RETRY, BoardAlerts, DeadlineEngine
 from callcenter.routing.dispatch import Dispatcher, Ringing
 from callcenter.routing.dispatch_log import DispatchLog
 from callcenter.telephony import dialplan
+from callcenter.tickets.db import Database, create_engine
+from callcenter.tickets.migrations import alembic_config
 from callcenter.tickets.models import Ticket
-from tests.records import sqlite_records
+from tests.records import Records, sqlite_records
 from tests.unit.fakes import CONFIG_TOML, FakeChannel, FakeTelephony
 from tests.waiting import until_async
 
@@ -248,6 +263,76 @@ async def test_a_decline_hands_the_ticket_back_to_the_centre(records, assignment
     last = received(feed, AssignmentChanged)[-1]
     assert (last.status, last.previous, last.back_to_centre) == ("declined", "assigned", True)
     assert await assignments.open_for_agency("polresta") == []
+
+
+@dataclass(frozen=True)
+class Placed:
+    status: str
+    assigned_at: datetime
+    declined_at: datetime | None
+
+
+def placed(status: str, assigned: float, declined: float | None = None) -> Placed:
+    return Placed(status, minutes(assigned), minutes(declined) if declined is not None else None)
+
+
+def test_a_decline_waits_for_an_agency_assigned_after_it_or_the_ticket_closed():
+    police = placed("declined", 0, 2)
+    assert awaiting_another_agency([police], ticket_closed=False) == [police]
+    # PMI was assigned before the decline: the police's part still has nobody.
+    ambulance = placed("en-route", 1)
+    assert awaiting_another_agency([police, ambulance], ticket_closed=False) == [police]
+    # Anyone assigned after it answers it: another agency, or the same one again.
+    for again in (placed("assigned", 3), placed("declined", 3, 4)):
+        waiting = awaiting_another_agency([police, again], ticket_closed=False)
+        assert police not in waiting
+    # The second decline waits in its turn.
+    second = placed("declined", 3, 4)
+    assert awaiting_another_agency([police, second], ticket_closed=False) == [second]
+    assert awaiting_another_agency([police], ticket_closed=True) == []
+    assert awaiting_another_agency([placed("cleared", 0), ambulance], ticket_closed=False) == []
+
+
+async def test_a_declined_ticket_needs_reassigning_until_another_agency_has_it(
+    records, assignments, feed
+):
+    """Declined (on the page, the API or the desk phone: each is a move), the ticket waits in the
+    board's list until an agency is assigned after the decline, or the ticket is closed; the
+    desk that answered its call is named on the feed, to be alerted."""
+    ticket = await records.calls.open_ticket(CALLER, source="ivr")
+    await records.facts.deliver(
+        CallAnswered(CALLER, "calltakers", "PJSIP/2001", "PJSIP/2001-0000000a")
+    )
+    police = await assignments.assign(ticket.id, "polresta", "petugas1", at=minutes(0))
+    ambulance = await assignments.assign(ticket.id, "pmi", "petugas1", at=minutes(1))
+    quiet = await ticket_of_call(records, unique_id="loop-2.1")
+    await assignments.assign(quiet.id, "polresta", "petugas1", at=minutes(0))
+    assert await assignments.needing_reassignment() == []
+
+    await assignments.move(police.id, "declined", POLRESTA, "urusan PLN", at=minutes(2))
+    [waiting] = await assignments.needing_reassignment()
+    assert (waiting.id, waiting.ticket.id, waiting.decline_reason) == (
+        police.id,
+        ticket.id,
+        "urusan PLN",
+    )
+    changed = received(feed, AssignmentChanged)[-1]
+    assert (changed.back_to_centre, changed.answered_at) == (True, ("PJSIP/2001",))
+
+    # PMI moving on (assigned before the decline) answers nothing; PLN assigned after it does.
+    await assignments.move(ambulance.id, "acknowledged", Mover("pmi1", "agency", "pmi"))
+    assert [a.id for a in await assignments.needing_reassignment()] == [police.id]
+    await assignments.assign(ticket.id, "pln", "petugas1", at=minutes(3))
+    assert await assignments.needing_reassignment() == []
+
+    # A ticket nobody answered: its decline names no desk; closing the ticket answers it.
+    other = await ticket_of_call(records, unique_id="loop-3.1")
+    refused = await assignments.assign(other.id, "polresta", "petugas1", at=minutes(4))
+    await assignments.move(refused.id, "declined", POLRESTA, "bukan wilayah", at=minutes(5))
+    assert received(feed, AssignmentChanged)[-1].answered_at == ()
+    assert [a.id for a in await assignments.needing_reassignment()] == [refused.id]
+    await records.tickets.close(other.id, "informasi", "penyelia1")
+    assert await assignments.needing_reassignment() == []
 
 
 async def test_refused_moves_say_why_and_store_nothing(records, assignments, feed):
@@ -548,3 +633,148 @@ def test_deadline_check_is_bounded(tmp_path):
     path.write_text(CONFIG_TOML + "\n[controller]\ndeadline_check = 0\n")
     with pytest.raises(ConfigError, match=r"controller\.deadline_check"):
         load(path, env={})
+
+
+# ---- at the same moment ---------------------------------------------------------------------
+
+
+async def test_two_assigns_at_the_same_moment_make_one_assignment(tmp_path, config):
+    """A call-taker's dispatch and an overflow assign the ticket to Polresta together, each on a
+    connection of its own (two controllers on one PostgreSQL, or two requests): both read "none
+    open" before either writes, every time, and one assignment with one event comes out."""
+    first = await sqlite_records(tmp_path)
+    ticket = await ticket_of_call(first)
+    await first.engine.dispose()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tickets.db'}"
+    both_have_read = threading.Barrier(2, timeout=10)
+    inserting: list[str] = []
+
+    async def assign_as(actor: str):
+        engine = create_engine(url)
+
+        def wait_for_the_other(_conn, _cursor, statement, *_args) -> None:
+            if statement.startswith("INSERT INTO assignments") and actor not in inserting:
+                inserting.append(actor)
+                both_have_read.wait()
+
+        event.listen(engine.sync_engine, "before_cursor_execute", wait_for_the_other)
+        try:
+            return await Assignments(Database(engine), config).assign(ticket.id, "polresta", actor)
+        finally:
+            await engine.dispose()
+
+    # Each in a thread with its loop: one waiting at the barrier must not hold up the other.
+    made = await asyncio.gather(
+        *(asyncio.to_thread(asyncio.run, assign_as(actor)) for actor in ("petugas1", "asterisk"))
+    )
+    assert sorted(inserting) == ["asterisk", "petugas1"], "both never tried: nothing was tested"
+    assert made[0].id == made[1].id
+    again = await sqlite_records(tmp_path)
+    try:
+        [one] = await Assignments(again.db, config).of_ticket(ticket.id)
+        assert (one.id, one.status) == (made[0].id, "assigned")
+        assert len(await events_of(again, ticket.id, "agency-status")) == 1
+    finally:
+        await again.engine.dispose()
+
+
+async def test_the_index_allows_one_open_assignment_and_any_closed_ones(tmp_path):
+    """The database itself refuses a second open assignment of a ticket to an agency, whoever
+    writes it; closed ones (cleared, declined) may be many."""
+    records = await sqlite_records(tmp_path)
+    ticket = await ticket_of_call(records)
+    await records.engine.dispose()
+    insert = (
+        "INSERT INTO assignments (ticket_id, agency, status, assigned_by, assigned_at, "
+        "moved_by, moved_at, escalation_step) VALUES (?, ?, ?, 'uji', '2025-03-01 01:00:00', "
+        "'uji', '2025-03-01 01:00:00', 0)"
+    )
+    with closing(sqlite3.connect(tmp_path / "tickets.db")) as db, db:
+        for status in ("declined", "declined", "cleared", "assigned"):
+            db.execute(insert, (ticket.id, "polresta", status))
+        db.execute(insert, (ticket.id, "pmi", "on-scene"))
+        for status in ("assigned", "acknowledged", "en-route", "on-scene"):
+            with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+                db.execute(insert, (ticket.id, "polresta", status))
+
+
+async def test_a_database_with_twin_open_assignments_keeps_the_one_moved_furthest(tmp_path):
+    """Before the index, two assigns at once could both insert: the migration that adds it keeps
+    one of each such pair (the one the agency moved furthest), so the centre still starts."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'tickets.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0007"))
+    ticket = await ticket_of_call(Records.over(engine))
+    await engine.dispose()
+    assignment = (
+        "INSERT INTO assignments (id, ticket_id, agency, status, assigned_by, assigned_at, "
+        "moved_by, moved_at, escalation_step) VALUES (?, ?, ?, ?, 'uji', "
+        "'2025-03-01 01:00:00', 'uji', '2025-03-01 01:00:00', 0)"
+    )
+    with closing(sqlite3.connect(tmp_path / "tickets.db")) as db, db:
+        for id_, agency, status in (
+            (1, "polresta", "assigned"),
+            (2, "polresta", "acknowledged"),  # its desk phone pressed 1 on this one
+            (3, "polresta", "declined"),
+            (4, "pmi", "assigned"),
+            (5, "pmi", "assigned"),
+        ):
+            db.execute(assignment, (id_, ticket.id, agency, status))
+
+    records = await sqlite_records(tmp_path)  # migrates to the newest
+    await records.engine.dispose()
+    with closing(sqlite3.connect(tmp_path / "tickets.db")) as db:
+        left = db.execute("SELECT id, agency, status FROM assignments ORDER BY id").fetchall()
+    assert left == [
+        (2, "polresta", "acknowledged"),
+        (3, "polresta", "declined"),
+        (4, "pmi", "assigned"),
+    ]
+
+
+@dataclass
+class HeldPhones:
+    """Desk phones that ring until the test lets them stop (no answer)."""
+
+    placed: list[str]
+    stop_ringing: asyncio.Event
+
+    async def call_agency_desk(self, target, leg_id, timeout, caller_id, assignment_id, briefing):
+        self.placed.append(target)
+        await self.stop_ringing.wait()
+        return Ringing(False, "no-answer", "reason 19")
+
+
+async def test_a_re_alert_while_the_agency_is_on_the_phone_is_noted_as_not_made(
+    records, assignments, config
+):
+    ticket = await ticket_of_call(records)
+    phones = HeldPhones([], asyncio.Event())
+    dispatches = DispatchLog(records.db, records.calls, assignments)
+    callouts = Callouts(config, assignments, records.tickets, dispatches, phones, set())
+    assignment = await callouts.assign(ticket.id, "polresta", "petugas1")
+    await until_async(lambda: _rang(phones), message="the primary never rang")
+
+    await callouts.re_alert(config.agency("polresta"), assignment, "PJSIP/7002")
+
+    assert phones.placed == ["PJSIP/7001"]
+    [skipped] = [e.data for e in await events_of(records, ticket.id, CALLOUT_EVENT)]
+    assert skipped == {
+        "assignment": assignment.id,
+        "agency": "polresta",
+        "target": "PJSIP/7002",
+        "why": "re-alert",
+        "skipped": "already calling",
+    }
+    phones.stop_ringing.set()
+    await until_async(lambda: _idle_callouts(callouts), message="the callout never ended")
+    # The callout under way went on to the backup as it would have.
+    assert phones.placed == ["PJSIP/7001", "PJSIP/7002"]
+
+
+async def _rang(phones: HeldPhones) -> bool:
+    return bool(phones.placed)
+
+
+async def _idle_callouts(callouts: Callouts) -> bool:
+    return not callouts._tasks

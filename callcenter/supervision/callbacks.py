@@ -1,6 +1,8 @@
-"""Calling back callers who hung up before a call-taker answered.
+"""Calling back callers who hung up before a call-taker answered, or were cut off.
 
-The callback list has one entry per number that hung up before a call-taker answered, within
+The callback list has one entry per number that hung up before a call-taker answered, or whose
+call was cut off because their phone's audio stopped (a mobile network dropping them: the ticket
+is flagged media-lost, answered or not), within
 `[callbacks] window_hours`: how many times and when it rang, and its newest ticket, which a
 callback attaches to. The entry clears once that number is reached: a later call from it answered
 by a call-taker, or a callback to it answered; a call abandoned after that starts a new entry.
@@ -24,6 +26,7 @@ from ..config import Config
 from ..refused import Refused, Why
 from ..telephony import dialplan
 from ..telephony.channel import Channel
+from ..tickets.lifecycle import MEDIA_LOST_FLAG
 from ..tickets.models import Ticket, now
 from ..tickets.repository import Tickets
 from ..tickets.views import ticket_summary
@@ -67,6 +70,15 @@ class CallbackEntry:
         return self.tickets[0]
 
 
+def missed_at(ticket: Ticket) -> datetime:
+    """When the centre lost this caller: the call's arrival for one who hung up unanswered, the
+    moment it was cut off for one whose audio stopped after a call-taker had answered (their own
+    answer, before that, does not count as reaching them)."""
+    if MEDIA_LOST_FLAG in ticket.flags and ticket.answered_at is not None and ticket.ended_at:
+        return ticket.ended_at
+    return ticket.arrived_at
+
+
 def callback_list(
     abandoned: Sequence[Ticket], reached: Mapping[str, datetime]
 ) -> list[CallbackEntry]:
@@ -86,7 +98,7 @@ def callback_list(
         if isinstance(key, str) and key in reached:
             times.append(reached[key])
         last_reached = max(times, default=None)
-        waiting = tuple(t for t in tickets if last_reached is None or t.arrived_at > last_reached)
+        waiting = tuple(t for t in tickets if last_reached is None or missed_at(t) > last_reached)
         if waiting:
             listed.append(CallbackEntry(number, isinstance(key, str), waiting))
     return listed

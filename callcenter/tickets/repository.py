@@ -112,12 +112,18 @@ class Tickets:
             return ticket
 
     async def abandoned_since(self, since: datetime) -> list[Ticket]:
-        """Callers who hung up before a call-taker answered, newest first, with their events."""
+        """Callers who hung up before a call-taker answered, or whose call was cut off when their
+        audio stopped (flagged media-lost), newest first, with their events."""
+        # flags is a JSON list (never NULL); as text it is the same on SQLite and PostgreSQL.
+        cut_off = cast(Ticket.flags, String).like(f'%"{lifecycle.MEDIA_LOST_FLAG}"%')
         async with self._db.snapshot() as db:
             return list(
                 await db.scalars(
                     select(Ticket)
-                    .where(Ticket.status == lifecycle.Status.ABANDONED, Ticket.arrived_at >= since)
+                    .where(
+                        or_(Ticket.status == lifecycle.Status.ABANDONED, cut_off),
+                        Ticket.arrived_at >= since,
+                    )
                     .order_by(Ticket.id.desc())
                     .limit(500)
                     .options(selectinload(Ticket.events))

@@ -86,6 +86,20 @@ def test_nothing_abandoned_is_an_empty_list():
     assert callback_list([], {"0811111": T0}) == []
 
 
+def test_a_caller_cut_off_mid_call_waits_until_reached_after_the_cut():
+    # Answered at minute 2, audio lost at minute 6: their own answer does not count as reached.
+    cut = ticket("0811111", 0)
+    cut.flags = ["media-lost"]
+    cut.answered_at, cut.ended_at = T0 + timedelta(minutes=2), T0 + timedelta(minutes=6)
+    assert shown(callback_list([cut], {"0811111": cut.answered_at})) == [
+        ("0811111", True, [cut.id])
+    ]
+    # A later call answered, or a callback answered, after the cut clears it.
+    assert callback_list([cut], {"0811111": T0 + timedelta(minutes=7)}) == []
+    cut.events = [TicketEvent(kind="callback-answered", actor="x", at=T0 + timedelta(minutes=8))]
+    assert callback_list([cut], {}) == []
+
+
 # The list as GET /api/callbacks reads it: real repositories on SQLite.
 
 
@@ -165,6 +179,25 @@ async def test_the_list_from_the_database_groups_clears_and_shows_each_record(re
     assert by_number["0844444"]["last_callback"] is None  # its callback was before this call
     assert [e["ticket"]["id"] for e in listed if e["number"] == "anonymous"] == anonymous[::-1]
     assert not any(e["callable"] for e in listed if e["number"] == "anonymous")
+
+
+async def test_a_call_cut_off_after_it_was_answered_is_on_the_list(records, tmp_path):
+    answered = now() - timedelta(minutes=9)
+    cut = await stored(
+        records,
+        "0855555",
+        10,
+        status="ended",
+        flags=["media-lost"],
+        answered_at=answered,
+        ended_at=now() - timedelta(minutes=5),
+    )
+    # An answered call that simply ended is not a callback.
+    await stored(records, "0866666", 10, status="ended", answered_at=answered, ended_at=answered)
+
+    listed = await callbacks(records, tmp_path).waiting()
+
+    assert [(e["number"], e["ticket"]["id"]) for e in listed] == [("0855555", cut)]
 
 
 async def test_the_list_takes_the_same_few_reads_however_many_numbers_rang(records, tmp_path):

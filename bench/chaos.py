@@ -5,7 +5,8 @@ it when it dies). The bench places --calls callers over the run, one every --int
 (Asterisk-placed Local calls into the public 112 extension that stay --stay s, each with a number
 of its own); desks are queue members that answer (Local channels), agencies answer too. Faults:
 
-1. kill -9 of the controller; it is started again --outage s later;
+1. kill -9 of the controller (Asterisk, left running, queues the callers meanwhile); it is
+   started again --outage s later and adopts that Asterisk;
 2. kill -9 of Asterisk (the controller is to restart it);
 3. with --postgres (a throwaway server, as the suite's tests/postgres.py starts it): PostgreSQL
    restarted (pg_ctl restart -m fast).
@@ -23,7 +24,8 @@ its log); tickets lost among those callers. Which callers count:
 3. those placed from the restart until the database is back, and --window s more.
 
 The bench's own dialplan (desks, agencies) is added to the rendered config again each time a new
-Asterisk starts (the controller renders the config afresh), and its queue members are added again.
+Asterisk starts (the controller renders the config afresh), and its queue members are added again;
+the dialplan alone is added again when a controller started anew adopts the running Asterisk.
 
 Run: `.venv/bin/python bench/chaos.py [--calls 200] [--interval 1] [--postgres]`.
 """
@@ -120,15 +122,18 @@ class Telephony:
         failures: collections.Counter[str] = collections.Counter()
         while True:
             pid = asterisk_pid(self.config)
-            if pid != self.pid:
-                self._drop_manager()
-                try:
+            try:
+                if pid != self.pid:
+                    self._drop_manager()
                     if pid is not None and await self._attach():
                         self.pid, self.back_at = pid, time.monotonic()
-                except Exception as e:  # said once per kind; the next round tries again
-                    failures[repr(e)] += 1
-                    if failures[repr(e)] == 1:
-                        print(f"  bench parts not added to Asterisk {pid} yet: {e!r}", flush=True)
+                elif pid is not None and MARKER not in self._extensions.read_text():
+                    # A controller that adopted this Asterisk rendered its dialplan again.
+                    await self._add_dialplan()
+            except Exception as e:  # said once per kind; the next round tries again
+                failures[repr(e)] += 1
+                if failures[repr(e)] == 1:
+                    print(f"  bench parts not added to Asterisk {pid} yet: {e!r}", flush=True)
             await asyncio.sleep(0.3)
 
     def _drop_manager(self) -> None:
@@ -136,14 +141,21 @@ class Telephony:
             self.manager.close()
             self.manager = None
 
-    async def _attach(self) -> bool:
-        """The bench's parts on a new Asterisk; False if it is not ready for them yet."""
-        extensions = self.local.paths.etc / "extensions.conf"
-        if MARKER not in extensions.read_text():
-            with extensions.open("a") as f:
+    @property
+    def _extensions(self) -> Path:
+        return self.local.paths.etc / "extensions.conf"
+
+    async def _add_dialplan(self) -> bool:
+        """The bench's dialplan in Asterisk's; False if Asterisk has not loaded it yet."""
+        if MARKER not in self._extensions.read_text():
+            with self._extensions.open("a") as f:
                 f.write(BENCH_DIALPLAN + BRIEF_AGENCY_DIALPLAN)
         await self.local.cli("dialplan reload", timeout=10)
-        if "Context 'bench-calltaker'" not in await self.local.cli("dialplan show bench-calltaker"):
+        return "Context 'bench-calltaker'" in await self.local.cli("dialplan show bench-calltaker")
+
+    async def _attach(self) -> bool:
+        """The bench's parts on a new Asterisk; False if it is not ready for them yet."""
+        if not await self._add_dialplan():
             return False
         a = self.config.asterisk
         try:

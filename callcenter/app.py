@@ -98,7 +98,9 @@ class Centre:
         self.accounts = Accounts(db)
         self.protocol_cards = ProtocolCards(db)
         self.paths = instance_paths(config)
-        self.asterisk = LocalAsterisk(config) if local_asterisk else None
+        # The centre's Asterisk, not this process's: a controller that dies leaves it taking
+        # 112 calls, and the next one adopts it.
+        self.asterisk = LocalAsterisk(config, outlive_parent=True) if local_asterisk else None
         # Every telephony fact, from AMI or the call records, goes through this one table.
         self.facts = FactTable()
         cdr_csv = str(self.paths.cdr_csv)
@@ -199,11 +201,7 @@ class Centre:
             database = f"error: {type(e).__name__}"
         parts = {
             "database": database,
-            "ami": "ok"
-            if self.ami.synced.is_set()
-            else "resyncing"
-            if self.ami.connected.is_set()
-            else "disconnected",
+            "ami": self.ami.status,
             "agi": "ok" if self.agi.listening else "not listening",
             # Not critical: without it there is no live transcript (healthz stays 200).
             "speech": "ok"
@@ -228,6 +226,9 @@ class Centre:
     def _ami_connection(self, up: bool) -> None:
         if up:
             self.outages.up(Part.AMI)
+        elif self.ami.not_answering:
+            # Connected, but Asterisk is hung: it answered none of the client's Pings.
+            self.outages.down(Part.AMI, "AMI not answering")
         else:
             self.outages.down(Part.AMI, "AMI connection lost")
 

@@ -77,7 +77,10 @@ def _welcome(config: Config) -> str:
         lines.append(
             f"  Agency desk:  user {phone.extension}  password {phone.secret}  ({phone.name})"
         )
-    lines.append("  Ctrl-C stops Asterisk and the controller.")
+    lines.append(
+        "  Ctrl-C stops Asterisk and the controller; a controller that crashes leaves Asterisk"
+        " taking calls, for the next run to adopt."
+    )
     return "\n".join(lines)
 
 
@@ -305,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--local-asterisk",
         action="store_true",
-        help="also render config and run Asterisk as a child process (development)",
+        help="also render config and run Asterisk (development): restarted when it dies, left "
+        "running if the controller crashes and adopted by the next run, stopped by Ctrl-C",
     )
     p.set_defaults(func=cmd_run)
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import re
 import shutil
 import signal
@@ -223,7 +224,8 @@ def _copy_prompts(source: Path, target: Path) -> None:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: a dev/test Asterisk must not outlive the process that started it."""
+    """In the child before exec: a test's or bench's Asterisk must not outlive the process that
+    started it."""
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
@@ -254,27 +256,86 @@ class RestartDelays:
         return self._backoff.take()
 
 
+# How often an adopted Asterisk (not our child: nothing to wait() on) is looked for in /proc.
+ADOPTED_POLL = 0.5
+# How long an Asterisk left running may take to answer on its control socket before it is taken
+# for hung, killed, and a new one started.
+ADOPT_TIMEOUT = 15.0
+# What a controller that adopts a running Asterisk applies of the configuration it renders again:
+# the dialplan, the AMI users and the SIP endpoints, none of which drops a call. The rest
+# (asterisk.conf, modules, SIP transport and RTP ports, queues, conferences, waiting music, call
+# records, logging) takes effect at Asterisk's next start.
+APPLIED_ON_ADOPTION = ("dialplan reload", "manager reload", "module reload res_pjsip.so")
+
+
+@dataclass(frozen=True)
+class LeftRunning:
+    """An Asterisk that an earlier controller started and left running: its pid, and its start
+    time (clock ticks after boot), since a pid alone may name another process once it exited."""
+
+    pid: int
+    started: str
+
+    @classmethod
+    def of(cls, pid: int) -> LeftRunning | None:
+        stat = _proc_stat(pid)
+        return cls(pid, stat[19]) if stat is not None and stat[0] != "Z" else None
+
+    def alive(self) -> bool:
+        stat = _proc_stat(self.pid)
+        return stat is not None and stat[0] != "Z" and stat[19] == self.started
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from its third field (the state) on; None when there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: the fields follow its last ")".
+    return text.rsplit(")", 1)[1].split()
+
+
 class LocalAsterisk:
     """Runs Asterisk in the foreground (-f) as a child process, chrooted when root is not /;
-    `keep_running` restarts it whenever it exits."""
+    `keep_running` restarts it whenever it exits.
 
-    def __init__(self, config: Config, restarts: RestartDelays | None = None):
+    `outlive_parent`: Asterisk is the centre's, not this process's (`run --local-asterisk`): a
+    controller that dies leaves it running, so callers keep reaching the queue, and the next one
+    adopts it instead of starting another. Without it (tests, benches) Asterisk dies with the
+    process that started it. Either way stop() stops it."""
+
+    def __init__(
+        self, config: Config, restarts: RestartDelays | None = None, *, outlive_parent: bool = False
+    ):
         self.config = config
         self.paths = instance_paths(config)
         self.process: asyncio.subprocess.Process | None = None
+        # The Asterisk an earlier controller left running, once adopted; None while ours runs.
+        self.adopted: LeftRunning | None = None
+        self.outlive_parent = outlive_parent
         self.restarts = restarts or RestartDelays()
         # How the last run ended while it is not running again; None while it runs.
         self.down_because: str | None = None
         self.exits = 0
         self._keeper: asyncio.Task[None] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The running Asterisk's pid (adopted or started), or of the last one started."""
+        if self.adopted is not None:
+            return self.adopted.pid
+        return self.process.pid if self.process is not None else None
+
     def _asterisk(self, *args: str) -> list[str]:
-        conf = self.config.asterisk.seen_by_asterisk(self.paths.asterisk_conf)
-        command = ["asterisk", "-C", conf, *args]
+        command = ["asterisk", "-C", self._conf(), *args]
         root = self.config.asterisk.root
         if Path(root).resolve() != Path("/"):
             return ["chroot", root, *command]
         return command
+
+    def _conf(self) -> str:
+        return self.config.asterisk.seen_by_asterisk(self.paths.asterisk_conf)
 
     def command(self) -> list[str]:
         return self._asterisk("-f", "-U", "root")
@@ -287,26 +348,47 @@ class LocalAsterisk:
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            # An Asterisk that hangs must not leave its remote consoles behind, one per try.
+            proc.kill()
+            await proc.wait()
+            raise
         return out.decode(errors="replace")
+
+    def _exited(self) -> str | None:
+        """How the Asterisk being started or adopted ended, or None while it runs."""
+        if self.adopted is not None:
+            return None if self.adopted.alive() else "exited"
+        if self.process is not None and self.process.returncode is not None:
+            return f"exited with {self.process.returncode}"
+        return None
 
     async def wait_booted(self, timeout: float = 30.0) -> None:
         """Return once Asterisk has loaded its modules; raise if it died or took too long."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if self.process is not None and self.process.returncode is not None:
+            exited = self._exited()
+            if exited is not None:
                 raise RuntimeError(
-                    f"Asterisk exited with {self.process.returncode}; "
-                    f"see {self.paths.host / 'log' / 'console.log'}"
+                    f"Asterisk {exited}; see {self.paths.host / 'log' / 'console.log'}"
                 )
             if (self.paths.host / "run" / "asterisk.ctl").exists():
-                if "fully booted" in (await self.cli("core waitfullybooted")).lower():
+                left = max(1.0, deadline - loop.time())
+                if "fully booted" in (await self.cli("core waitfullybooted", left)).lower():
                     return
             await asyncio.sleep(0.1)
         raise TimeoutError(f"Asterisk not booted after {timeout:.0f} s")
 
     async def start(self) -> None:
+        """Start Asterisk, or with `outlive_parent` adopt the one of this instance an earlier
+        controller left running (its config rendered again and APPLIED_ON_ADOPTION)."""
+        if self.outlive_parent:
+            left = self._left_running()
+            if left is not None and await self._adopt(left):
+                return
         render_config(self.config)
         # A stale control socket from a killed instance would make the new one refuse to start.
         (self.paths.host / "run" / "asterisk.ctl").unlink(missing_ok=True)
@@ -320,35 +402,113 @@ class LocalAsterisk:
                 start_new_session=True,  # Ctrl-C reaches the controller, which stops Asterisk in order
                 # What Asterisk writes (recordings, call records, its control socket): the owner's.
                 umask=0o077,
-                preexec_fn=_die_with_parent,
+                preexec_fn=None if self.outlive_parent else _die_with_parent,
             )
         await self.wait_booted()
         log.info("Asterisk running (pid %d), log in %s", self.process.pid, log_path)
 
+    def _left_running(self) -> LeftRunning | None:
+        """This instance's Asterisk, if one runs: the process its pid file names, or failing
+        that any process, that is `asterisk -C <this instance's asterisk.conf>`."""
+        try:
+            named = [int((self.paths.host / "run" / "asterisk.pid").read_text().strip())]
+        except (OSError, ValueError):
+            named = []
+        others = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+        for pid in (*named, *others):
+            if self._is_ours(pid):
+                return LeftRunning.of(pid)
+        return None
+
+    def _is_ours(self, pid: int) -> bool:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            return False
+        ours = ["-C", self._conf()]
+        runs_ours = any(argv[i : i + 2] == ours for i in range(1, len(argv) - 1))
+        return Path(argv[0]).name == "asterisk" and runs_ours and "-f" in argv
+
+    async def _adopt(self, left: LeftRunning) -> bool:
+        """Take over the Asterisk `left` running, unless it does not answer (then it is killed
+        and False returned, for a new one to be started)."""
+        self.adopted = left
+        try:
+            render_config(self.config)
+            await self.wait_booted(ADOPT_TIMEOUT)
+            for command in APPLIED_ON_ADOPTION:
+                await self.cli(command, ADOPT_TIMEOUT)
+        except (OSError, RuntimeError, TimeoutError) as e:
+            log.error(
+                "Asterisk pid %d left running by a previous controller cannot be adopted (%s); "
+                "killing it and starting a new one",
+                left.pid,
+                e,
+            )
+            await self._end_adopted(signal.SIGKILL, ADOPT_TIMEOUT)
+            self.adopted = None
+            return False
+        log.warning(
+            "adopted Asterisk pid %d left running by a previous controller (its calls go on); "
+            "applied from the config: %s; other changes take effect when Asterisk next starts "
+            "(stop the controller with Ctrl-C and run it again)",
+            left.pid,
+            ", ".join(APPLIED_ON_ADOPTION),
+        )
+        return True
+
+    async def _end_adopted(self, how: signal.Signals, timeout: float) -> bool:
+        """Signal the adopted Asterisk and wait (polling /proc) until it is gone; False if it is
+        still there after `timeout` s."""
+        adopted = self.adopted
+        if adopted is None:
+            return True
+        if adopted.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(adopted.pid, how)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while adopted.alive():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.1)
+        self.adopted = None
+        return True
+
     def keep_running(self, on_exit: Callable[[str], None], on_running: Callable[[], None]) -> None:
-        """From now until stop(): notice each exit of the started Asterisk (logged, and told to
-        `on_exit` with how it ended) and start it again after a backoff (`on_running` once it
-        has booted)."""
+        """From now until stop(): notice each exit of the started (or adopted) Asterisk (logged,
+        and told to `on_exit` with how it ended) and start it again after a backoff
+        (`on_running` once it has booted)."""
         self._keeper = asyncio.create_task(
             self._keep_running(on_exit, on_running), name="asterisk-keeper"
         )
+
+    async def _until_exit(self) -> str:
+        """Until the running Asterisk exits; how it ended."""
+        if self.adopted is not None:
+            # Not our child: no exit status to read, only its disappearance from /proc.
+            adopted = self.adopted
+            while adopted.alive():  # noqa: ASYNC110 - no exit to await: only /proc to poll
+                await asyncio.sleep(ADOPTED_POLL)
+            self.adopted = None
+            return "exited (adopted: how it ended is not known)"
+        assert self.process is not None, "keep_running() needs a started Asterisk"
+        return how_it_ended(await self.process.wait())
 
     async def _keep_running(
         self, on_exit: Callable[[str], None], on_running: Callable[[], None]
     ) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            process = self.process
-            assert process is not None, "keep_running() needs a started Asterisk"
+            pid = self.pid
             started = loop.time()
-            returncode = await process.wait()
+            self.down_because = await self._until_exit()
             ran = loop.time() - started
             self.exits += 1
-            self.down_because = how_it_ended(returncode)
             log.error(
                 "Asterisk (pid %d) %s after %.0f s; 112 calls cannot come in until it is back "
                 "(exit %d since the controller started; see %s)",
-                process.pid,
+                pid,
                 self.down_because,
                 ran,
                 self.exits,
@@ -371,6 +531,8 @@ class LocalAsterisk:
 
     async def _kill(self) -> None:
         """A start that failed half-way must not leave an Asterisk holding the ports."""
+        if self.adopted is not None:
+            await self._end_adopted(signal.SIGKILL, ADOPT_TIMEOUT)
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
@@ -382,6 +544,12 @@ class LocalAsterisk:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
             self._keeper = None
+        if self.adopted is not None:
+            if not await self._end_adopted(signal.SIGTERM, timeout):
+                log.warning("Asterisk did not stop in %.0f s, killing it", timeout)
+                await self._end_adopted(signal.SIGKILL, timeout)
+            log.info("Asterisk stopped")
+            return
         if self.process is None or self.process.returncode is not None:
             return
         self.process.terminate()

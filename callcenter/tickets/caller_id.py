@@ -57,3 +57,19 @@ def sanitise(number: str | bytes | None, name: str | bytes | None) -> CallerId:
     )
     raw = f"number={number_text!r} name={name_text!r}"[:MAX_RAW] if changed else None
     return CallerId(number=clean_number, name=clean_name, raw=raw)
+
+
+def completed(known: CallerId, later: CallerId) -> CallerId | None:
+    """The caller ID a ticket that has `known` takes when a later source (an AMI event, the
+    channel list of a resync, a call record) reports `later`, both sanitised; None when it keeps
+    what it has.
+
+    A ticket may open before its number is known (a Local channel's Newchannel says <unknown>):
+    the first later source with a number or a name completes it. A known number or name is never
+    replaced, not by an empty one (a source that lacks it) nor by another one (the caller is who
+    the call arrived as)."""
+    number = known.number or later.number
+    name = known.name or later.name
+    if (number, name) == (known.number, known.name):
+        return None
+    return CallerId(number=number, name=name, raw=later.raw)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from ..live.facts import CallEnded, CallRef, CallSeen, ChannelsAlive
 from ..telephony import dialplan
 from . import lifecycle
-from .caller_id import sanitise
+from .caller_id import CallerId, completed, sanitise
 from .db import Database, announce_change, call_row, ticket_of_call
 from .models import Call, Ticket, TicketEvent, now
 
@@ -285,13 +285,11 @@ class Calls:
     ) -> None:
         """A channel can appear before its caller ID is known (a Local channel's Newchannel says
         <unknown>); whoever sees the call next with a number completes the ticket."""
-        if ticket.caller_number:
+        known = CallerId(ticket.caller_number, ticket.caller_name)
+        caller = completed(known, sanitise(call.caller_number, call.caller_name))
+        if caller is None:
             return
-        caller = sanitise(call.caller_number, call.caller_name)
-        if not caller.number:
-            return
-        ticket.caller_number = caller.number
-        ticket.caller_name = ticket.caller_name or caller.name
+        ticket.caller_number, ticket.caller_name = caller.number, caller.name
         row = await call_row(db, call.unique_id)
         if row is not None:
             row.caller_number = caller.number

@@ -10,6 +10,7 @@ tests need alive."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from callcenter.telephony.asterisk import LocalAsterisk
+from callcenter.telephony.asterisk import LocalAsterisk, instance_paths
 from tests import centre as centres
 from tests.centre import Api, Console, Controller, cli, load_config, private_instance_toml
 from tests.waiting import wait_until
@@ -149,11 +150,19 @@ def supervised_centre(directory: Path) -> Iterator[SupervisedCentre]:
         passwords=passwords,
     )
     controller = SupervisingController(centre, directory / "controller.log")
-    controller.start()
     try:
+        controller.start()
         yield SupervisedCentre(controller, centre.base_url, passwords)
     finally:
         controller.stop()  # Ctrl-C of `make run`: it stops its Asterisk too
+        # Its Asterisk outlives a controller that was killed or never became healthy: a test
+        # must not leave one running (it would hold its ports for the rest of the suite).
+        conf = str(config.asterisk.seen_by_asterisk(instance_paths(config).asterisk_conf))
+        for pid in controller.asterisk_pids():
+            with contextlib.suppress(OSError):
+                # Only if that pid is still this centre's Asterisk, not a process that reused it.
+                if conf in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def down_parts(message: dict[str, Any]) -> list[str]:

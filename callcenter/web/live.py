@@ -290,6 +290,12 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(
             text='{"error": "cross-site socket"}', content_type="application/json"
         )
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+    if not ws.can_prepare(request).ok:
+        # A plain GET (no Upgrade): nothing to subscribe, and nothing to close afterwards.
+        raise web.HTTPBadRequest(
+            text='{"error": "a WebSocket handshake is required"}', content_type="application/json"
+        )
     services = request.app[SERVICES]
     token = token_of(request) or ""
     feed = LiveFeed(Viewer(user.username, user.role, user.agency), services.config)
@@ -298,7 +304,6 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
     if outages is not None:
         # First in the queue, nothing published between: any later change comes after it.
         subscription.queue.put_nowait(outages())
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     opened = _OpenFeed(token, user.username, subscription)
     request.app[SOCKETS][ws] = opened
     reader: asyncio.Task[None] | None = None
@@ -328,7 +333,7 @@ async def ws_live(request: web.Request) -> web.StreamResponse:
         request.app[SOCKETS].pop(ws, None)
         if reader is not None:
             reader.cancel()
-        if not ws.closed:
+        if ws.prepared and not ws.closed:
             await ws.close()
     return ws
 

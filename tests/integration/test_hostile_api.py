@@ -296,6 +296,13 @@ def test_the_live_feed_refuses_a_page_of_another_scheme_or_port(asterisk, runnin
         pass
 
 
+def test_a_plain_get_of_the_live_feed_is_a_bad_request_not_a_server_error(calltaker_api):
+    """Found by bench/abuse.py: a logged-in GET without the WebSocket handshake was a 500."""
+    status, body = calltaker_api.request_raw("GET", "/ws/live", None)
+    assert status == 400
+    assert body == {"error": "a WebSocket handshake is required"}
+
+
 def test_restriction_evidence_must_be_tickets_of_that_number(asterisk, admin_api, supervisor_api):
     number = "0341555301"
     theirs = a_ticket(asterisk, admin_api, number)

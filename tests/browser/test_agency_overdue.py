@@ -1,7 +1,8 @@
 """The supervisors' board in a real browser when an agency lets a ticket down: a deadline missed for
 real (the controller's own deadline engine, seconds-long deadlines) shows its notice, marks the
 ticket's row and sounds the alarm; the agency then declines, and the ticket waits in "perlu
-ditugaskan ulang" with a sounding alert until the centre gives it to another agency.
+ditugaskan ulang" with a sounding alert until the supervisor gives it to another agency from
+that list.
 
 A centre of this module's own (tests/centre.py `private_centre`, as the callout test has): its
 deadlines would re-alert the shared centre's agencies in the middle of other tests."""
@@ -128,7 +129,7 @@ def test_the_board_sounds_an_overdue_ticket_and_keeps_a_declined_one_until_reass
     )
     expect(notice).to_have_text(said)
     waiting = page.locator(f'#reassign li[data-ticket="{ticket_id}"]')
-    expect(waiting).to_have_text(said)
+    expect(waiting.locator(".what")).to_have_text(said)
     expect(page.locator("#reassign-none")).to_be_hidden()
     expect(row).to_have_count(0)  # a declined assignment is no longer an agency's open one
     wait_until(lambda: tones(page) > overdue_tones, 10, 0.1, "the decline never sounded")
@@ -137,13 +138,41 @@ def test_the_board_sounds_an_overdue_ticket_and_keeps_a_declined_one_until_reass
     # A board opened now finds it waiting too.
     page.reload()
     expect(page.locator("#link")).to_have_attribute("data-up", "yes")
-    expect(waiting).to_have_text(said)
+    expect(waiting.locator(".what")).to_have_text(said)
 
-    # Given to another agency, it leaves the list.
-    status, body = apis["petugas"].request(
-        "POST", f"/api/tickets/{ticket_id}/assignments", {"agency": "lainnya"}
+    # The supervisor gives it to another agency from its row. No agency picked, or one that is
+    # not the centre's (a tampered page): a clear refusal, and the ticket still waits.
+    agencies = waiting.get_by_role("combobox")
+    expect(agencies.locator("option")).to_have_text(
+        ["(pilih instansi)", "Polresta Malang Kota", "Instansi Lain"]
     )
-    assert status == 200, body
+    waiting.get_by_role("button", name="Tugaskan").click()
+    expect(notice).to_have_text(f"Pilih instansi untuk tiket #{ticket_id}")
+    agencies.evaluate("select => select.append(new Option('Palsu', 'palsu<b>'))")
+    agencies.select_option("palsu<b>")
+    waiting.get_by_role("button", name="Tugaskan").click()
+    expect(notice).to_have_text("Gagal: agency must be an agency id (polresta, lainnya)")
+    expect(waiting).to_have_count(1)
+    assert assigned_to(apis, "lainnya", ticket_id) == []
+
+    # Given to another agency, it leaves the list; the assignment is the supervisor's.
+    agencies.select_option("lainnya")
+    waiting.get_by_role("button", name="Tugaskan").click()
+    expect(notice).to_have_text(f"Tiket #{ticket_id} ditugaskan ke Instansi Lain")
     expect(waiting).to_have_count(0)
     expect(page.locator("#reassign-none")).to_be_visible()
+    shot(page, "board-reassigned")
+    [given] = assigned_to(apis, "lainnya", ticket_id)
+    assert (given["status"], given["moved_by"]) == ("assigned", "penyelia")
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def assigned_to(apis, agency: str, ticket_id: int) -> list[dict]:
+    """The agency's open assignments of the ticket, as the API gives them to a supervisor."""
+    status, body = apis["penyelia"].request("GET", f"/api/agency/assignments?agency={agency}")
+    assert status == 200, body
+    return [
+        item["assignment"]
+        for item in body["assignments"]
+        if item["assignment"]["ticket_id"] == ticket_id
+    ]

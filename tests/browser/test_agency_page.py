@@ -179,3 +179,50 @@ def test_an_agency_follows_its_ticket_to_the_end_and_the_console_sees_it(
     ]
     assert not page.errors  # type: ignore[attr-defined]
     assert not agency_page.errors  # type: ignore[attr-defined]
+
+
+def test_a_calltaker_assigns_an_agency_from_the_console_after_the_caller_hung_up(
+    asterisk, running_controller, admin_api, calltaker_api, page, desk_phone
+):
+    log_in(page, asterisk.base_url, "petugas", asterisk.calltaker_password)
+    join_queue(page)
+    number = "0341555214"
+    place_scripted_112_call(asterisk.config, f'"Pohon Tumbang" <{number}>', keys="1", stay=120)
+    try:
+        expect(page.locator("#pop-stage")).to_have_attribute(
+            "data-stage", "answered", timeout=60_000
+        )
+        ticket_id = int(page.text_content("#ticket-id") or "0")
+    finally:
+        local_caller_hangs_up(asterisk.config, number)
+    # The caller is gone; the call-taker finishes the ticket on the screen.
+    expect(page.locator("#events li[data-kind='ended']")).to_have_count(1)
+
+    # An agency the centre does not have (a tampered page): the server's refusal is shown and
+    # nothing is assigned.
+    page.locator("#agency").evaluate("select => select.append(new Option('Palsu', 'palsu<b>'))")
+    page.select_option("#agency", "palsu<b>")
+    page.click("#btn-assign")
+    expect(page.locator("#notice")).to_have_text(
+        "agency must be an agency id (polresta, pmi, lainnya)"
+    )
+    expect(page.locator("#assignments li")).to_have_count(0)
+
+    page.select_option("#agency", "pmi")
+    page.click("#btn-assign")
+    given = page.locator("#assignments li[data-agency=pmi]")
+    expect(given).to_have_text("PMI Kota Malang: ditugaskan")
+    expect(given).to_have_attribute("data-status", "assigned")
+    expect(page.locator("#notice")).to_be_hidden()
+    shot(page, "26-console-assigned-without-bridge")
+
+    status, detail = admin_api.request("GET", f"/api/tickets/{ticket_id}")
+    assert status == 200, detail
+    moves = [
+        e["data"]
+        for e in detail["events"]
+        if e["kind"] == "agency-status" and e["data"]["agency"] == "pmi"
+    ]
+    assert [(m["from"], m["to"], m["actor"]) for m in moves] == [(None, "assigned", "petugas")]
+    assert not [e for e in detail["events"] if e["kind"] == "dispatch-requested"]
+    assert not page.errors  # type: ignore[attr-defined]

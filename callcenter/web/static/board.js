@@ -268,10 +268,54 @@
   const declinedText = (d) => `Ditolak oleh ${d.agency_name}: ${d.assignment.decline_reason || "(tanpa alasan)"}` +
     ` — tiket #${d.assignment.ticket_id} perlu instansi lain`;
 
+  // The agency a supervisor picked on each row, kept while the list is drawn again.
+  const chosen = new Map(); // assignment id → agency id
+  let agencyList = []; // GET /api/agencies: in the configuration's order
+
+  async function loadAgencies() {
+    const response = await fetch("/api/agencies", { credentials: "same-origin" });
+    if (!response.ok) return;
+    agencyList = (await response.json()).agencies;
+    renderDeclined();
+  }
+
+  // Any agency, the one that declined too (it may be asked again). The row leaves the list when
+  // the new assignment comes on the feed (assignmentChanged reloads the list).
+  function reassignControls(d) {
+    const box = el("span", undefined, "group");
+    const select = el("select");
+    select.setAttribute("aria-label", `Instansi untuk tiket #${d.assignment.ticket_id}`);
+    select.append(new Option("(pilih instansi)", ""));
+    for (const agency of agencyList) select.append(new Option(agency.name, agency.id));
+    select.value = chosen.get(d.assignment.id) || "";
+    select.addEventListener("change", () => chosen.set(d.assignment.id, select.value));
+    box.append(select, button("Tugaskan", () => reassign(d, select.value)));
+    return box;
+  }
+
+  async function reassign(d, agency) {
+    const ticketId = d.assignment.ticket_id;
+    if (!agency) {
+      notice(`Pilih instansi untuk tiket #${ticketId}`, true);
+      return;
+    }
+    const { assignment } = await post(`/api/tickets/${ticketId}/assignments`, { agency });
+    const name = boot.agencies[assignment.agency] || assignment.agency;
+    // An agency that already held the ticket before the decline is given nothing new: the
+    // declined part of the work still has nobody (routing/agency_loop.py).
+    if (Date.parse(assignment.assigned_at) < Date.parse(d.assignment.declined_at)) {
+      notice(`${name} sudah ditugaskan sebelum penolakan: tiket #${ticketId} tetap perlu instansi lain`, true);
+    } else {
+      notice(`Tiket #${ticketId} ditugaskan ke ${name}`);
+    }
+  }
+
   function renderDeclined() {
     const items = [...declined.values()];
+    for (const id of chosen.keys()) if (!declined.has(id)) chosen.delete(id);
     $("reassign").replaceChildren(...items.map((d) => {
-      const item = el("li", declinedText(d), "alert");
+      const item = el("li", undefined, "alert");
+      item.append(el("span", declinedText(d), "what"), " ", reassignControls(d));
       item.dataset.ticket = String(d.assignment.ticket_id);
       item.dataset.assignment = String(d.assignment.id);
       return item;
@@ -341,6 +385,7 @@
       $("link").dataset.up = "yes";
       loadAssignments().catch(() => {});
       loadDeclined().catch(() => {});
+      loadAgencies().catch(() => {});
       const response = await fetch("/api/board", { credentials: "same-origin" });
       if (response.status === 401) location.assign("/login");
       else if (response.ok) show(await response.json());

@@ -421,6 +421,18 @@
     await refresh();
   }
 
+  // The ticket is the agency's without bridging anyone (a report that needs no conference, a
+  // caller who has hung up): it goes by the ticket, so it works after the call has ended. The
+  // feed may have brought this assignment first, and a newer status of it: that one stays.
+  async function assignAgency() {
+    if (!current) return;
+    const ticketId = current.ticket.id;
+    const reply = await api("POST", `/api/tickets/${ticketId}/assignments`, { agency: $("agency").value });
+    notice("");
+    if (!current || current.ticket.id !== ticketId) return;
+    if (!current.assignments.has(reply.assignment.id)) showAssignment(reply.assignment);
+  }
+
   function callAction(path, body) {
     if (!current) return;
     attempt(api("POST", `/api/calls/${current.uniqueId}/${path}`, body).then(() => notice("")));
@@ -505,6 +517,7 @@
   });
   $("btn-note").addEventListener("click", () => attempt(addNote()));
   $("btn-dispatch").addEventListener("click", () => callAction("dispatch", { agency: $("agency").value }));
+  $("btn-assign").addEventListener("click", () => attempt(assignAgency()));
   $("btn-hold").addEventListener("click", () => callAction("hold"));
   $("btn-resume").addEventListener("click", () => callAction("resume"));
   $("btn-hangup").addEventListener("click", () => callAction("hangup"));

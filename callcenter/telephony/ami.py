@@ -641,7 +641,11 @@ class AmiClient:
         if alive is None:
             log.warning("channel sweep skipped: Asterisk's channel list came back incomplete")
             return
-        await self._handle(alive)
+        # Behind the events that came while the list was asked for: a Hangup Asterisk sent
+        # before its list (the channel is not in it) ends its call with its own cause first,
+        # rather than the sweep closing it as gone. (A channel that appeared meanwhile is newer
+        # than the list, and calls_gone leaves calls that young alone.)
+        self._events.put_nowait(alive)
 
     async def _sweep_every(self, interval: float) -> None:
         # Queued, not run here: the sweep takes its turn among the events, so it cannot race them.

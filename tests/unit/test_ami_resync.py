@@ -367,6 +367,30 @@ async def test_a_channel_list_that_never_comes_holds_nothing_else_back(ami, monk
     ]
 
 
+async def test_a_hangup_sent_before_the_sweeps_channel_list_ends_its_call_first(ami):
+    """A sweep's channel list is handled after the events that came while it was asked for: a
+    caller whose Hangup Asterisk sent before the list ends with their own cause, not as gone."""
+    asterisk = FakeAsterisk(
+        {"Login": LOGIN, "CoreShowChannels": CHANNELS, "QueueStatus": QUEUE_STATUS}
+    )
+    centre = await ami(asterisk)
+    await centre.handled_at_least(5)
+    first = len(centre.handled)
+
+    asterisk.replies["CoreShowChannels"] = NO_CHANNELS
+    asterisk.during["CoreShowChannels"] = HANGUP
+    centre.client._events.put_nowait("sweep")  # as _sweep_every does
+    await centre.handled_at_least(first + 4)
+    await asyncio.sleep(0.05)
+
+    assert centre.handled[first:] == [
+        ("catch-up", "sweep"),
+        ("asked so far", "Login", "CoreShowChannels", "QueueStatus"),
+        ("CallEnded", "dev-1795338680.0"),
+        ("ChannelsAlive",),
+    ]
+
+
 def _short_wait_for(wait_for):
     """The client gives CoreShowChannels 10 s; a test need not wait that long to see it give up."""
 

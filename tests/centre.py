@@ -656,6 +656,41 @@ def talk(call: VoIPCall, seconds: float, freq: float = 440.0) -> None:
     call.write_audio(tone(freq, seconds))
 
 
+# Loudness (RMS around silence) of a test tone as a phone hears it through Asterisk, and of a line
+# where nobody talks.
+SOUND = 10.0
+QUIET = 3.0
+
+
+def until_quiet(call: VoIPCall, timeout: float = 15) -> None:
+    """Until half a second reaches this phone with nobody talking: a tone played to it has ended,
+    or music that was playing has stopped."""
+    wait_until(lambda: heard_energy(call, 0.5) < QUIET, timeout, 0, "the line never went quiet")
+
+
+def until_sent(call: VoIPCall, timeout: float = 15) -> None:
+    """Until this phone has sent all the audio written to it: its tone has ended."""
+    out = call.RTPClients[0].pmout
+
+    def sent() -> bool:
+        with out.bufferLock:
+            return out.buffer.tell() >= out.buffer.getbuffer().nbytes
+
+    wait_until(sent, timeout, 0.05, "the phone never finished sending its audio")
+
+
+def until_heard(listener: VoIPCall, speaker: VoIPCall, timeout: float = 15) -> None:
+    """Until a short tone from `speaker` reaches `listener` (their legs are bridged: a tone sent
+    before that is lost), then until the line is quiet again, so what comes next starts clean."""
+
+    def heard() -> bool:
+        talk(speaker, 0.5)
+        return heard_energy(listener, 0.75) > SOUND
+
+    wait_until(heard, timeout, 0, "no audio got through between the two phones")
+    until_quiet(listener, timeout)
+
+
 def heard_energy(call: VoIPCall, seconds: float) -> float:
     """Loudness (RMS around silence) of the audio that reaches this phone during the next `seconds`."""
     arrivals = call.RTPClients[0].pmin.arrivals

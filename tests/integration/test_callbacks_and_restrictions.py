@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.centre import (
+    SOUND,
     Api,
     call_112_and_press,
     hang_up,
@@ -16,10 +15,9 @@ from tests.centre import (
     place_local_112_call,
     place_scripted_112_call,
     talk,
+    until_heard,
 )
 from tests.waiting import wait_until
-
-SOUND = 10.0
 
 
 @pytest.fixture
@@ -86,12 +84,11 @@ def test_an_abandoned_caller_is_called_back_from_a_chosen_desk(
         assert status == 202, reply
         desk_leg = desk.wait_answered(timeout=30)
         back = answering_caller.wait_answered(timeout=30)  # the caller's phone rings, with 112
-        # Audio timing, not a condition: the two legs are bridged a moment after both answer,
-        # and a tone sent before that is lost.
-        time.sleep(1.5)
+        # The two legs are bridged a moment after both answer: a tone sent before that is lost.
+        until_heard(desk_leg, back)
         talk(back, 3.0)
         assert heard_energy(desk_leg, 2.0) > SOUND  # the call-taker hears the caller
-        # (3.5 s since the answer by now: the "seconds > 2" below holds without waiting more.)
+        # (over 3 s since the answer by now: the "seconds > 2" below holds without waiting more.)
         hang_up(back)
 
         ticket = admin_api.wait_for_ticket(

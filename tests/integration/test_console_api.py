@@ -14,6 +14,8 @@ from websockets.sync.client import connect as ws_connect
 from callcenter.web.accounts import token_hash
 from callcenter.web.live import SESSION_RECHECK
 from tests.centre import (
+    QUIET,
+    SOUND,
     Api,
     Console,
     call_112_and_press,
@@ -21,10 +23,10 @@ from tests.centre import (
     heard_energy,
     place_local_112_call,
     talk,
+    until_heard,
+    until_sent,
 )
-
-SOUND = 10.0
-QUIET = 3.0
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -172,7 +174,7 @@ def test_a_calltaker_holds_takes_back_and_hangs_up_their_call(
         status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")
         assert status == 200, reply
         assert calltaker_api.request("POST", f"/api/calls/{unique_id}/hold")[0] == 409
-        time.sleep(2.0)  # audio timing: the hold music starts
+        wait_until(lambda: heard_energy(call, 0.5) > 2 * QUIET, 15, 0, "no hold music")
         # The queue is done with the call, the call-taker is not: a reloaded console shows it.
         me = calltaker_api.request("GET", "/api/me")[1]
         assert me["call"] and me["call"]["id"] == pop["ticket"]["id"]
@@ -180,11 +182,11 @@ def test_a_calltaker_holds_takes_back_and_hangs_up_their_call(
         assert heard_energy(call, 2.0) > 2 * QUIET
         talk(call, 3.0)
         assert heard_energy(desk_call, 2.0) < QUIET
-        time.sleep(1.5)  # audio timing: the caller's tone ends before the resume
+        until_sent(call)  # the caller's tone ends before the resume
 
         status, reply = calltaker_api.request("POST", f"/api/calls/{unique_id}/resume")
         assert status == 200, reply
-        time.sleep(1.5)  # audio timing: the caller is back with the call-taker
+        until_heard(desk_call, call)  # the caller is back with the call-taker
         talk(call, 3.0)
         assert heard_energy(desk_call, 2.0) > SOUND
 

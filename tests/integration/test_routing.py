@@ -4,11 +4,12 @@ as a three-way conference, the backup target, and overflow when no call-taker is
 from __future__ import annotations
 
 import secrets
-import time
 
 import pytest
 
 from tests.centre import (
+    QUIET,
+    SOUND,
     Api,
     call_112_and_press,
     cli,
@@ -16,12 +17,12 @@ from tests.centre import (
     phone,
     place_local_112_call,
     talk,
+    until_heard,
+    until_sent,
 )
 
 # pyVoIP's silence is exactly 0 after the bias; a 60-amplitude tone through u-law and a conference
 # mixer arrives well above this, line noise and rounding well below it.
-SOUND = 10.0
-QUIET = 3.0
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_dispatch_makes_a_three_way_conference(asterisk, admin_api, calltaker_ap
         talk(call, 4.0)
         assert heard_energy(agency_call, 2.0) > SOUND
         assert heard_energy(desk_call, 1.0) > SOUND
-        time.sleep(1.5)  # audio timing: the caller's tone (4 s, 3 s of it measured) ends
+        until_sent(call)  # the caller's tone (4 s, 3 s of it measured) ends
         # Agency → caller.
         assert heard_energy(call, 1.5) < QUIET
         talk(agency_call, 4.0, freq=660.0)
@@ -117,7 +118,7 @@ def test_dispatch_makes_a_three_way_conference(asterisk, admin_api, calltaker_ap
 
         # The call-taker may leave: caller and agency stay connected.
         desk_call.hangup()
-        time.sleep(1.5)  # audio timing: the conference goes on without them
+        until_heard(agency_call, call)  # the conference goes on without them
         talk(call, 3.0)
         assert heard_energy(agency_call, 2.0) > SOUND
     finally:

@@ -8,6 +8,8 @@ import time
 import pytest
 
 from tests.centre import (
+    QUIET,
+    SOUND,
     Api,
     call_112_and_press,
     hang_up,
@@ -16,11 +18,10 @@ from tests.centre import (
     phone,
     place_scripted_112_call,
     talk,
+    until_heard,
+    until_sent,
 )
 from tests.waiting import wait_until
-
-SOUND = 10.0
-QUIET = 3.0
 
 
 def board(api: Api) -> dict:
@@ -158,13 +159,12 @@ def test_a_supervisor_listens_without_being_heard(
         )
         assert status == 202, reply
         spy = supervisor.wait_answered(timeout=20)
-        # Audio timing, not conditions: the spy joins a moment after answering; the caller's
-        # tone (3 s, 2 s of it measured) is over before the supervisor speaks.
-        time.sleep(1.5)
-        assert heard_energy(spy, 1.5) < QUIET  # nobody talks yet
+        # The spy joins a moment after answering: a tone of the caller's before that is lost.
+        until_heard(spy, call)
+        assert heard_energy(spy, 1.5) < QUIET  # nobody talks now
         talk(call, 3.0)
         assert heard_energy(spy, 2.0) > SOUND  # the supervisor hears the caller…
-        time.sleep(1.5)
+        until_sent(call)  # the caller's tone (3 s, 2 s of it measured) is over
         talk(spy, 3.0)
         assert heard_energy(call, 2.0) < QUIET  # …and the caller does not hear the supervisor
         ticket = admin_api.wait_for_ticket(

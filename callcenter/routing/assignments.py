@@ -4,20 +4,19 @@ for every change and tells the live views once it is committed.
 
 Every change is a compare-and-set on the row as it was read, so two movers at once (the agency's
 page and its desk phone pressing 1) make one move and one conflict, never two events, and two
-deadline engines never take the same escalation step twice.
+deadline engines never take the same escalation step twice. The deadline side (what is overdue,
+the escalation steps) is in assignment_deadlines.py; `Assignments` hands it on, so the deadline
+engine and the board keep one repository to ask.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..config import Config
 from ..live.bus import Bus
@@ -26,25 +25,22 @@ from ..refused import Why
 from ..tickets.db import Database
 from ..tickets.models import Assignment, Call, Ticket, TicketEvent, now
 from .agency_loop import (
-    CLOSED,
-    Deadline,
-    Deadlines,
-    Due,
-    Escalated,
     LoopRefused,
-    LoopState,
     Mover,
     NotPermitted,
     Status,
-    Step,
     awaiting_another_agency,
     back_to_centre,
     check_move,
     may_move,
-    met,
-    next_due,
-    re_alert_target,
     status_of,
+)
+from .assignment_deadlines import (
+    OPEN,
+    AssignmentDeadlines,
+    Escalation,
+    compare_and_set,
+    deadline_columns,
 )
 
 # The column stamped when a status is reached.
@@ -55,22 +51,8 @@ STAMPS = {
     Status.CLEARED: "cleared_at",
     Status.DECLINED: "declined_at",
 }
-OPEN = [s.value for s in Status if s not in CLOSED]
-# Ticket event kinds: a status change (assigned included), and an escalation step.
+# The ticket event of a status change (assigned included).
 STATUS_EVENT = "agency-status"
-OVERDUE_EVENT = "agency-overdue"
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """An escalation step just recorded, for the deadline engine to carry out."""
-
-    assignment: Assignment
-    deadline: Deadline
-    step: Step
-    due_at: datetime
-    # Where a re-alert calls ("" for the board's step).
-    target: str = ""
 
 
 class Assignments:
@@ -78,6 +60,8 @@ class Assignments:
         self._db = db
         self._config = config
         self._bus = bus
+        # The deadline side of the same rows: a change here stores the deadline it leads to.
+        self.deadlines = AssignmentDeadlines(db, config)
 
     # ---- changes -------------------------------------------------------------------------------
 
@@ -114,7 +98,8 @@ class Assignments:
                     moved_at=at,
                     escalation_step=0,
                 )
-                _set_deadline(assignment, self._next_due(assignment))
+                for name, value in deadline_columns(self.deadlines.next_due(assignment)).items():
+                    setattr(assignment, name, value)
                 db.add(assignment)
                 try:
                     await db.flush()
@@ -163,9 +148,8 @@ class Assignments:
                 changes["disposition"] = text
             if new == Status.DECLINED:
                 changes["decline_reason"] = text
-            due = next_due(_state(assignment, status=new), self._deadlines(assignment.agency))
-            changes |= _deadline_columns(due)
-            await _compare_and_set(db, assignment, {"status": old.value}, changes)
+            changes |= deadline_columns(self.deadlines.next_due(assignment, status=new))
+            await compare_and_set(db, assignment, {"status": old.value}, changes)
             ticket = await db.get_one(Ticket, assignment.ticket_id)
             db.add(_status_event(ticket, assignment, old, mover.name, text, at, role=mover.role))
             # A decline is told to the desks that answered the ticket's calls as well.
@@ -200,77 +184,19 @@ class Assignments:
             raise LoopRefused("no open assignment of this ticket to this agency", Why.NOT_FOUND)
         return await self.move(assignment_id, status, mover, text)
 
-    # ---- deadlines -----------------------------------------------------------------------------
+    # ---- deadlines (assignment_deadlines.py) --------------------------------------------------
 
     async def due(self, at: datetime, limit: int = 100) -> list[int]:
-        """The open assignments whose next deadline has passed by `at`, the longest overdue
-        first (at most `limit`)."""
-        async with self._db.session() as db:
-            rows = await db.scalars(
-                select(Assignment.id)
-                .where(Assignment.deadline_at <= at, Assignment.status.in_(OPEN))
-                .order_by(Assignment.deadline_at, Assignment.id)
-                .limit(limit)
-            )
-            return list(rows)
+        return await self.deadlines.due(at, limit)
 
     async def escalate(self, assignment_id: int, at: datetime) -> Escalation | None:
-        """Take the next escalation step if its deadline has passed by `at`: recorded (with a
-        ticket event) before it is carried out, so it is taken once. None if nothing is due
-        (moved meanwhile, or the agency's deadlines changed: the stored deadline is corrected)."""
-        try:
-            return await self._escalate(assignment_id, at)
-        except LoopRefused:
-            return None  # moved or escalated meanwhile: the next look decides again
-
-    async def _escalate(self, assignment_id: int, at: datetime) -> Escalation | None:
-        async with self._db.session() as db:
-            assignment = await db.get(Assignment, assignment_id)
-            if assignment is None:
-                return None
-            agency = self._config.agency(assignment.agency)
-            due = self._next_due(assignment)
-            if due is None or due.at > at:
-                columns = _deadline_columns(due)
-                if any(getattr(assignment, k) != v for k, v in columns.items()):
-                    await _compare_and_set(db, assignment, _escalation_columns(assignment), columns)
-                    await db.commit()
-                return None
-            done = Escalated(due.deadline, due.step, at)
-            changes = {
-                "escalated_deadline": due.deadline.value,
-                "escalation_step": int(due.step),
-                "escalated_at": at,
-            } | _deadline_columns(
-                next_due(_state(assignment, escalated=done), self._deadlines(assignment.agency))
-            )
-            await _compare_and_set(db, assignment, _escalation_columns(assignment), changes)
-            target = re_alert_target(agency) if agency and due.step == Step.RE_ALERT else ""
-            ticket = await db.get_one(Ticket, assignment.ticket_id)
-            data = {
-                "assignment": assignment.id,
-                "agency": assignment.agency,
-                "deadline": due.deadline.value,
-                "due_at": due.at.isoformat(),
-                "step": "re-alert" if due.step == Step.RE_ALERT else "board",
-                "status": assignment.status,
-            }
-            if target:
-                data["target"] = target
-            db.add(TicketEvent(ticket=ticket, actor="system", kind=OVERDUE_EVENT, data=data, at=at))
-            await db.commit()
-        return Escalation(assignment, due.deadline, due.step, due.at, target)
+        return await self.deadlines.escalate(assignment_id, at)
 
     async def postpone(self, assignment_id: int, until: datetime) -> None:
-        """Look at this assignment's deadline again at `until` (its step failed: the others go
-        first meanwhile)."""
-        async with self._db.session() as db:
-            await db.execute(
-                update(Assignment)
-                .where(Assignment.id == assignment_id, Assignment.deadline_at.is_not(None))
-                .values(deadline_at=until)
-            )
-            await db.commit()
+        await self.deadlines.postpone(assignment_id, until)
+
+    async def escalated(self) -> list[Assignment]:
+        return await self.deadlines.escalated()
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -303,23 +229,6 @@ class Assignments:
                 )
             )
             return list(rows)
-
-    async def escalated(self) -> list[Assignment]:
-        """Open assignments raised on the board for a deadline still not met (what the board
-        shows when it loads), each with its ticket, the earliest raised first."""
-        async with self._db.session() as db:
-            rows = await db.scalars(
-                select(Assignment)
-                .options(selectinload(Assignment.ticket))
-                .where(Assignment.status.in_(OPEN), Assignment.escalation_step >= int(Step.BOARD))
-                .order_by(Assignment.escalated_at, Assignment.id)
-            )
-            return [
-                a
-                for a in rows
-                if a.escalated_deadline is None
-                or not met(Status(a.status), Deadline(a.escalated_deadline))
-            ]
 
     async def needing_reassignment(self, limit: int = 200) -> list[Assignment]:
         """The declines the centre has still to answer with another agency
@@ -371,12 +280,6 @@ class Assignments:
         return waiting
 
     # ---- helpers -------------------------------------------------------------------------------
-
-    def _deadlines(self, agency: str) -> Deadlines:
-        return Deadlines.of(self._config.agency(agency))
-
-    def _next_due(self, assignment: Assignment) -> Due | None:
-        return next_due(_state(assignment), self._deadlines(assignment.agency))
 
     def _announce(
         self,
@@ -431,62 +334,6 @@ def assignment_json(assignment: Assignment) -> dict[str, Any]:
         "escalated_deadline": assignment.escalated_deadline,
         "escalation_step": assignment.escalation_step,
     }
-
-
-def _state(
-    assignment: Assignment, *, status: Status | None = None, escalated: Escalated | None = None
-) -> LoopState:
-    if escalated is None and assignment.escalated_deadline and assignment.escalated_at:
-        escalated = Escalated(
-            Deadline(assignment.escalated_deadline),
-            Step(assignment.escalation_step),
-            assignment.escalated_at,
-        )
-    return LoopState(status or Status(assignment.status), assignment.assigned_at, escalated)
-
-
-def _deadline_columns(due: Due | None) -> dict[str, Any]:
-    if due is None:
-        return {"deadline": None, "deadline_at": None, "deadline_step": None}
-    return {"deadline": due.deadline.value, "deadline_at": due.at, "deadline_step": int(due.step)}
-
-
-def _set_deadline(assignment: Assignment, due: Due | None) -> None:
-    for name, value in _deadline_columns(due).items():
-        setattr(assignment, name, value)
-
-
-def _escalation_columns(assignment: Assignment) -> dict[str, Any]:
-    """What an escalation step must find unchanged to be taken."""
-    return {
-        "status": assignment.status,
-        "escalated_deadline": assignment.escalated_deadline,
-        "escalation_step": assignment.escalation_step,
-    }
-
-
-async def _compare_and_set(
-    db: AsyncSession, assignment: Assignment, expect: dict[str, Any], changes: dict[str, Any]
-) -> None:
-    """Write `changes` if the row still holds `expect`; LoopRefused (a conflict) if another
-    writer got there first. The loaded object is brought up to date either way it went."""
-    column = Assignment.__table__.c
-    where = [column.id == assignment.id]
-    where += [
-        column[name].is_(None) if value is None else column[name] == value
-        for name, value in expect.items()
-    ]
-    result = await db.execute(
-        update(Assignment)
-        .where(*where)
-        .values(**changes)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        await db.rollback()
-        raise LoopRefused("the assignment was changed meanwhile; reload it", Why.CONFLICT)
-    for name, value in changes.items():
-        set_committed_value(assignment, name, value)
 
 
 def _status_event(

@@ -20,7 +20,8 @@ from ..live.bus import Bus
 from ..live.messages import AgencyOverdue
 from ..tickets.models import now
 from .agency_loop import Step
-from .assignments import Assignments, Escalation
+from .assignment_deadlines import Escalation
+from .assignments import Assignments
 from .callouts import Callouts
 
 log = logging.getLogger(__name__)

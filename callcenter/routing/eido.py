@@ -233,7 +233,11 @@ def civic_address_pidf(
 # ---- the components --------------------------------------------------------------------------
 
 
-class _Builder:
+class _Context:
+    """What every component builder shares: the incident, the centre's identifiers, and the agents
+    and notes gathered so far. Agents and notes are registries because any component may name one
+    (a call its call-taker, a dispatch its reason), and each must appear in the document once."""
+
     def __init__(
         self,
         incident: Incident,
@@ -251,46 +255,88 @@ class _Builder:
         self.agents: dict[str, dict[str, Any]] = {}
         self.notes: list[dict[str, Any]] = []
 
+    def prologue(
+        self, id_: str, at: datetime, agency: str, agent: str | None = None
+    ) -> dict[str, Any]:
+        prologue: dict[str, Any] = {
+            "$id": id_,
+            "lastUpdateTimeStamp": _stamp(at),
+            "updatedByAgencyReference": _ref(agency),
+        }
+        if agent is not None:
+            prologue["updatedByAgentReference"] = _ref(agent)
+        return prologue
+
+    def component_id(self, unique: str, agency: str) -> str:
+        """STA-021's identifier of a component without an identifier of its own."""
+        return f"urn:emergency:uid:eidodatacomponent:{unique}:{agency}"
+
+    def caller_id(self) -> str:
+        return self.component_id(f"{self.tag}caller", self.centre)
+
+    def agency_id(self, agency_id: str) -> str:
+        """An agency's Agency Identifier, under the centre's: polresta.112.malangkota.go.id."""
+        return f"{_domain(agency_id)}.{self.centre}"
+
+    def note(
+        self, unique: str, comments: str, at: datetime, *, agency: str, author: str | None = None
+    ) -> str:
+        """Adds a notes component and gives its identifier, for the component that refers to it."""
+        note: dict[str, Any] = {
+            **self.prologue(self.component_id(unique, agency), at, agency, author),
+            "notesActionComments": comments,
+        }
+        if author is not None:
+            note["agentReference"] = _ref(author)
+        self.notes.append(note)
+        return str(note["$id"])
+
+    def agent(self, username: str, agency: str, role: str, at: datetime | None) -> str:
+        """The agent's identifier (username@agency), adding its component the first time."""
+        agent_id = f"{_local_part(username)}@{agency}"
+        if agent_id not in self.agents:
+            self.agents[agent_id] = {
+                **self.prologue(agent_id, at or self.incident.arrived_at, agency),
+                "agentRoleRegistryText": [role],
+                "agencyReference": _ref(agency),
+            }
+        return agent_id
+
+
+class _Builder:
+    """Assembles the document from the component builders below, in the order that fixes which
+    component first adds a shared agent or note."""
+
+    def __init__(
+        self,
+        incident: Incident,
+        centre: str,
+        issuing_element: str,
+        region: Region,
+        with_caller_number: bool,
+    ):
+        self.ctx = _Context(incident, centre, issuing_element, region, with_caller_number)
+
     def build(self) -> dict[str, Any]:
-        incident = self.incident
-        location = self._location()
-        callbacks = self._callbacks()
-        caller_callback = callbacks.get(_tel_uri(incident.caller_number, self.centre) or "")
-        calls = [self._call(call, callbacks) for call in incident.calls]
-        person = self._caller(calls, caller_callback)
-        agencies, dispatches, resources = self._agencies()
-        summary = self._summary_notes()
-        # A component keeps its $id in every EIDO of the incident (STA-021 section 2): a note is
-        # numbered by its place among the ticket's notes, which only grow.
-        for n, note in enumerate(incident.notes, start=1):
-            writer = self._agency_id(note.agency) if note.agency else self.centre
-            if writer not in {a["$id"] for a in agencies}:
-                # Only an agency with an assignment writes notes; should one not have it any
-                # more, its note still names an agency of the document.
-                agencies.append(
-                    {
-                        **self._prologue(writer, note.at, self.centre),
-                        "agencyRoleDescriptionRegistryText": ["Informational"],
-                        "agencyType": [UNKNOWN_AGENCY_TYPE],
-                    }
-                )
-            role = "Call Taking" if note.agency is None else "Dispatching"
-            self._note(
-                f"{self.tag}note{n}",
-                _html(note.text),
-                note.at,
-                agency=writer,
-                author=self._agent(note.author, writer, role, note.at),
-            )
+        ctx = self.ctx
+        incident = ctx.incident
+        location = _location(ctx)
+        callbacks = _callbacks(ctx)
+        caller_callback = callbacks.get(_tel_uri(incident.caller_number, ctx.centre) or "")
+        calls = [_call(ctx, call, callbacks) for call in incident.calls]
+        person = _caller(ctx, calls, caller_callback)
+        agencies, dispatches, resources = _agencies(ctx)
+        summary = _summary_notes(ctx)
+        _written_notes(ctx, agencies)
         document: dict[str, Any] = {
-            **self._prologue(
-                f"urn:emergency:uid:incidentid:{incident.ticket_id}:{self.centre}",
+            **ctx.prologue(
+                f"urn:emergency:uid:incidentid:{incident.ticket_id}:{ctx.centre}",
                 incident.updated_at,
-                self.centre,
+                ctx.centre,
             ),
             "eidoVersion": EIDO_VERSION,
-            "issuingElementIdentification": self.issuing_element,
-            "incidentComponent": self._incident(location, person, summary),
+            "issuingElementIdentification": ctx.issuing_element,
+            "incidentComponent": _incident(ctx, location, person, summary),
         }
         if calls:
             document["callComponent"] = calls
@@ -298,13 +344,13 @@ class _Builder:
             document["callbackComponent"] = list(callbacks.values())
         if dispatches:
             document["dispatchComponent"] = dispatches
-        if self.notes:
-            document["notesComponent"] = self.notes
+        if ctx.notes:
+            document["notesComponent"] = ctx.notes
         if resources:
             document["emergencyResourceComponent"] = resources
         document["agencyComponent"] = agencies
-        if self.agents:
-            document["agentComponent"] = list(self.agents.values())
+        if ctx.agents:
+            document["agentComponent"] = list(ctx.agents.values())
         if location is not None:
             document["locationComponent"] = [location]
         document["personComponent"] = [person]
@@ -317,282 +363,283 @@ class _Builder:
         }
         return document
 
-    def _prologue(
-        self, id_: str, at: datetime, agency: str, agent: str | None = None
-    ) -> dict[str, Any]:
-        prologue: dict[str, Any] = {
-            "$id": id_,
-            "lastUpdateTimeStamp": _stamp(at),
-            "updatedByAgencyReference": _ref(agency),
-        }
-        if agent is not None:
-            prologue["updatedByAgentReference"] = _ref(agent)
-        return prologue
 
-    def _component_id(self, unique: str, agency: str) -> str:
-        """STA-021's identifier of a component without an identifier of its own."""
-        return f"urn:emergency:uid:eidodatacomponent:{unique}:{agency}"
+# -- incident and location
 
-    def _incident(
-        self, location: dict[str, Any] | None, person: dict[str, Any], notes: list[str]
-    ) -> dict[str, Any]:
-        incident = self.incident
-        category = incident.category or ""
-        component: dict[str, Any] = {
-            **self._prologue(
-                self._component_id(f"{self.tag}incident", self.centre),
-                incident.updated_at,
-                self.centre,
-            ),
-            "incidentTypeCommonRegistryText": INCIDENT_TYPE.get(category, UNKNOWN_INCIDENT_TYPE),
-            "incidentStatusInternalText": [_clean(incident.status)],
-            "incidentStatusCommonRegistryText": self._incident_status(),
-            "internalIncidentId": str(incident.ticket_id),
-            "incidentPriorityInternalText": str(incident.priority),
-            # Common priority is 0-10 (10 highest); our queue priorities run 0-4.
-            "incidentCommonPriorityNumber": max(0, min(10, incident.priority * 2)),
-            "personReference": [_ref(person["$id"])],
-        }
-        if notes:
-            component["notesReference"] = [_ref(n) for n in notes]
-        if category:
-            component["incidentTypeInternalCode"] = _clean(category)
-            component["incidentTypeInternalText"] = _clean(incident.category_name or category)
-        if location is not None:
-            component["locationReference"] = [_ref(location["$id"])]
-        return component
 
-    def _incident_status(self) -> list[str]:
-        if self.incident.closed:
-            return ["Closed"]
-        statuses = {a.status for a in self.incident.agencies}
-        for ours, common in _RESOURCES_STATUS:
-            if ours in statuses:
-                return ["Active", common]
-        return ["Active"]
+def _incident(
+    ctx: _Context, location: dict[str, Any] | None, person: dict[str, Any], notes: list[str]
+) -> dict[str, Any]:
+    incident = ctx.incident
+    category = incident.category or ""
+    component: dict[str, Any] = {
+        **ctx.prologue(
+            ctx.component_id(f"{ctx.tag}incident", ctx.centre),
+            incident.updated_at,
+            ctx.centre,
+        ),
+        "incidentTypeCommonRegistryText": INCIDENT_TYPE.get(category, UNKNOWN_INCIDENT_TYPE),
+        "incidentStatusInternalText": [_clean(incident.status)],
+        "incidentStatusCommonRegistryText": _incident_status(incident),
+        "internalIncidentId": str(incident.ticket_id),
+        "incidentPriorityInternalText": str(incident.priority),
+        # Common priority is 0-10 (10 highest); our queue priorities run 0-4.
+        "incidentCommonPriorityNumber": max(0, min(10, incident.priority * 2)),
+        "personReference": [_ref(person["$id"])],
+    }
+    if notes:
+        component["notesReference"] = [_ref(n) for n in notes]
+    if category:
+        component["incidentTypeInternalCode"] = _clean(category)
+        component["incidentTypeInternalText"] = _clean(incident.category_name or category)
+    if location is not None:
+        component["locationReference"] = [_ref(location["$id"])]
+    return component
 
-    def _location(self) -> dict[str, Any] | None:
-        incident = self.incident
-        place = (incident.kecamatan, incident.kelurahan, incident.address, incident.landmark)
-        if not any(place) and not incident.where.strip():
-            return None
-        component: dict[str, Any] = {
-            **self._prologue(
-                self._component_id(f"{self.tag}location", self.centre),
-                incident.updated_at,
-                self.centre,
-            ),
-            "locationTypeDescriptionRegistryText": "CurrentIncident",
-            "locationByValue": civic_address_pidf(
-                f"pres:ticket-{incident.ticket_id}@{self.centre}",
-                self.region,
-                kecamatan=_clean(incident.kecamatan or ""),
-                kelurahan=_clean(incident.kelurahan or ""),
-                address=_clean(incident.address),
-                landmark=_clean(incident.landmark),
-                at=incident.updated_at,
-            ),
-        }
-        if incident.where.strip():
-            component["locationDescriptionText"] = _clean(incident.where)
-        return component
 
-    def _callbacks(self) -> dict[str, dict[str, Any]]:
-        """One callback component per number that can be written as a tel: URI, by that URI."""
-        numbers = [self.incident.caller_number] + [c.caller_number for c in self.incident.calls]
-        callbacks: dict[str, dict[str, Any]] = {}
-        if not self.with_caller_number:
-            return callbacks
-        for number in numbers:
-            uri = _tel_uri(number, self.centre)
-            if uri is None or uri in callbacks:
-                continue
-            callbacks[uri] = {
-                **self._prologue(
-                    self._component_id(f"{self.tag}callback{len(callbacks) + 1}", self.centre),
-                    self.incident.arrived_at,
-                    self.centre,
-                ),
-                "callBackInformationUri": [uri],
-            }
+def _incident_status(incident: Incident) -> list[str]:
+    if incident.closed:
+        return ["Closed"]
+    statuses = {a.status for a in incident.agencies}
+    for ours, common in _RESOURCES_STATUS:
+        if ours in statuses:
+            return ["Active", common]
+    return ["Active"]
+
+
+def _location(ctx: _Context) -> dict[str, Any] | None:
+    incident = ctx.incident
+    place = (incident.kecamatan, incident.kelurahan, incident.address, incident.landmark)
+    if not any(place) and not incident.where.strip():
+        return None
+    component: dict[str, Any] = {
+        **ctx.prologue(
+            ctx.component_id(f"{ctx.tag}location", ctx.centre),
+            incident.updated_at,
+            ctx.centre,
+        ),
+        "locationTypeDescriptionRegistryText": "CurrentIncident",
+        "locationByValue": civic_address_pidf(
+            f"pres:ticket-{incident.ticket_id}@{ctx.centre}",
+            ctx.region,
+            kecamatan=_clean(incident.kecamatan or ""),
+            kelurahan=_clean(incident.kelurahan or ""),
+            address=_clean(incident.address),
+            landmark=_clean(incident.landmark),
+            at=incident.updated_at,
+        ),
+    }
+    if incident.where.strip():
+        component["locationDescriptionText"] = _clean(incident.where)
+    return component
+
+
+# -- calls and the caller
+
+
+def _callbacks(ctx: _Context) -> dict[str, dict[str, Any]]:
+    """One callback component per number that can be written as a tel: URI, by that URI."""
+    numbers = [ctx.incident.caller_number] + [c.caller_number for c in ctx.incident.calls]
+    callbacks: dict[str, dict[str, Any]] = {}
+    if not ctx.with_caller_number:
         return callbacks
-
-    def _call(self, call: CallView, callbacks: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        stamps = [s for s in (call.started_at, call.answered_at, call.ended_at) if s is not None]
-        if call.ended_at is not None:
-            state = "callEnd"
-        elif call.answered_at is not None:
-            state = "callAnswered"
-        else:
-            state = "callBegin"
-        agent = None
-        if call.calltaker:
-            agent = self._agent(call.calltaker, self.centre, "Call Taking", call.answered_at)
-        component: dict[str, Any] = {
-            **self._prologue(
-                call_identifier(call.unique_id, self.centre), max(stamps), self.centre
+    for number in numbers:
+        uri = _tel_uri(number, ctx.centre)
+        if uri is None or uri in callbacks:
+            continue
+        callbacks[uri] = {
+            **ctx.prologue(
+                ctx.component_id(f"{ctx.tag}callback{len(callbacks) + 1}", ctx.centre),
+                ctx.incident.arrived_at,
+                ctx.centre,
             ),
-            "standardPrimaryCallType": "emergency",
-            "direction": "incoming",
-            "callStartTimestamp": _stamp(call.started_at),
-            "callStateRegistryText": state,
+            "callBackInformationUri": [uri],
         }
-        if call.answered_at is not None:
-            component["answerDate"] = _stamp(call.answered_at)
-        if agent is not None:
-            component["agentReference"] = [_ref(agent)]
-        callback = callbacks.get(_tel_uri(call.caller_number, self.centre) or "")
-        if callback is not None:
-            component["callBackReference"] = _ref(callback["$id"])
-        component["personReference"] = [_ref(self._caller_id())]
-        return component
+    return callbacks
 
-    def _caller_id(self) -> str:
-        return self._component_id(f"{self.tag}caller", self.centre)
 
-    def _caller(
-        self, calls: list[dict[str, Any]], callback: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        person: dict[str, Any] = {
-            **self._prologue(self._caller_id(), self.incident.arrived_at, self.centre),
-            "personIncidentRoleRegistryText": ["Caller"],
+def _call(ctx: _Context, call: CallView, callbacks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    stamps = [s for s in (call.started_at, call.answered_at, call.ended_at) if s is not None]
+    if call.ended_at is not None:
+        state = "callEnd"
+    elif call.answered_at is not None:
+        state = "callAnswered"
+    else:
+        state = "callBegin"
+    agent = None
+    if call.calltaker:
+        agent = ctx.agent(call.calltaker, ctx.centre, "Call Taking", call.answered_at)
+    component: dict[str, Any] = {
+        **ctx.prologue(call_identifier(call.unique_id, ctx.centre), max(stamps), ctx.centre),
+        "standardPrimaryCallType": "emergency",
+        "direction": "incoming",
+        "callStartTimestamp": _stamp(call.started_at),
+        "callStateRegistryText": state,
+    }
+    if call.answered_at is not None:
+        component["answerDate"] = _stamp(call.answered_at)
+    if agent is not None:
+        component["agentReference"] = [_ref(agent)]
+    callback = callbacks.get(_tel_uri(call.caller_number, ctx.centre) or "")
+    if callback is not None:
+        component["callBackReference"] = _ref(callback["$id"])
+    component["personReference"] = [_ref(ctx.caller_id())]
+    return component
+
+
+def _caller(
+    ctx: _Context, calls: list[dict[str, Any]], callback: dict[str, Any] | None
+) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        **ctx.prologue(ctx.caller_id(), ctx.incident.arrived_at, ctx.centre),
+        "personIncidentRoleRegistryText": ["Caller"],
+    }
+    if calls:
+        person["callIdentifier"] = [c["$id"] for c in calls]
+    if callback is not None:
+        person["callBackReference"] = _ref(callback["$id"])
+    # The caller's name identifies them as much as their number does.
+    if ctx.with_caller_number and ctx.incident.caller_name.strip():
+        name = {"personFullName": [{"value": _clean(ctx.incident.caller_name)}]}
+        person["ncPersonComponent"] = {"name": [name]}
+    return person
+
+
+# -- agencies, their dispatches and resource statuses
+
+
+def _agencies(
+    ctx: _Context,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The agency components (the centre first), and one dispatch and one emergency resource per
+    assignment."""
+    incident = ctx.incident
+    agencies = [
+        {
+            **ctx.prologue(ctx.centre, incident.arrived_at, ctx.centre),
+            "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
+            "agencyType": ["psap"],
+            "incidentOwningAgencyIndicator": True,
         }
-        if calls:
-            person["callIdentifier"] = [c["$id"] for c in calls]
-        if callback is not None:
-            person["callBackReference"] = _ref(callback["$id"])
-        # The caller's name identifies them as much as their number does.
-        if self.with_caller_number and self.incident.caller_name.strip():
-            name = {"personFullName": [{"value": _clean(self.incident.caller_name)}]}
-            person["ncPersonComponent"] = {"name": [name]}
-        return person
-
-    def _agencies(
-        self,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        incident = self.incident
-        agencies = [
-            {
-                **self._prologue(self.centre, incident.arrived_at, self.centre),
-                "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
-                "agencyType": ["psap"],
-                "incidentOwningAgencyIndicator": True,
-            }
-        ]
-        dispatches: list[dict[str, Any]] = []
-        resources: list[dict[str, Any]] = []
-        seen: dict[str, int] = {}
-        for n, assignment in enumerate(incident.agencies, start=1):
-            primary, secondary = unit_status(assignment.status)
-            agency = self._agency_id(assignment.agency_id)
-            seen[agency] = seen.get(agency, 0) + 1
-            if seen[agency] == 1:
-                role = "Informational" if assignment.status == "declined" else "Dispatched"
-                agencies.append(
-                    {
-                        **self._prologue(agency, assignment.updated_at, self.centre),
-                        "agencyRoleDescriptionRegistryText": [role],
-                        "agencyType": [_agency_type(assignment.categories)],
-                    }
-                )
-            # Every status after `assigned` is the agency's own doing (its page, phone or API).
-            by_agency = assignment.status != "assigned"
-            updater_agency = agency if by_agency else self.centre
-            updater = assignment.updated_by or ("desk" if by_agency else assignment.assigned_by)
-            updater_agent = self._agent(
-                updater,
-                updater_agency,
-                "Dispatching" if by_agency else "Call Taking",
-                assignment.updated_at,
+    ]
+    dispatches: list[dict[str, Any]] = []
+    resources: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for n, assignment in enumerate(incident.agencies, start=1):
+        agency = ctx.agency_id(assignment.agency_id)
+        seen[agency] = seen.get(agency, 0) + 1
+        if seen[agency] == 1:
+            role = "Informational" if assignment.status == "declined" else "Dispatched"
+            agencies.append(
+                {
+                    **ctx.prologue(agency, assignment.updated_at, ctx.centre),
+                    "agencyRoleDescriptionRegistryText": [role],
+                    "agencyType": [_agency_type(assignment.categories)],
+                }
             )
-            desk = self._agent("desk", agency, "Dispatching", assignment.assigned_at)
-            resource_id = f"ticket{incident.ticket_id}-{seen[agency]}@{agency}"
-            resource: dict[str, Any] = {
-                **self._prologue(resource_id, assignment.updated_at, updater_agency, updater_agent),
-                "emergencyResourceTypeCommonRegistryText": _resource_type(assignment.categories),
-                "emergencyResourceName": _clean(assignment.agency_name),
-                "resourceAttributeRegistryText": [],
-                "primaryUnitStatusRegistryText": primary,
-                "secondaryUnitStatusRegistryText": secondary,
-                "unitStatusInternal": [assignment.status],
-                "agentReference": [_ref(desk)],
-            }
-            dispatch: dict[str, Any] = {
-                **self._prologue(
-                    self._component_id(f"{self.tag}dispatch{n}", self.centre),
-                    assignment.assigned_at,
-                    self.centre,
-                ),
-                "agencyReference": _ref(agency),
-                "agentReference": _ref(
-                    self._agent(
-                        assignment.assigned_by, self.centre, "Call Taking", assignment.assigned_at
-                    )
-                ),
-                "emergencyResourceReference": [_ref(resource_id)],
-            }
-            if assignment.reason.strip():
-                label = "Alasan menolak" if assignment.status == "declined" else "Hasil"
-                reason = self._note(
-                    f"{self.tag}agency{n}reason",
-                    f"<p><b>{label}:</b> {_html(assignment.reason)}</p>",
-                    assignment.updated_at,
-                    agency=updater_agency,
-                    author=updater_agent,
-                )
-                resource["notesReference"] = [_ref(reason)]
-                dispatch["notesReference"] = [_ref(reason)]
-            resources.append(resource)
-            dispatches.append(dispatch)
-        return agencies, dispatches, resources
+        resource, dispatch = _assignment(ctx, n, assignment, agency, seen[agency])
+        resources.append(resource)
+        dispatches.append(dispatch)
+    return agencies, dispatches, resources
 
-    def _summary_notes(self) -> list[str]:
-        """What/where/who, and the transcript: the notes the incident itself refers to."""
-        incident = self.incident
-        ids = []
-        labelled = (("Apa", incident.what), ("Di mana", incident.where), ("Siapa", incident.who))
-        parts = [
-            f"<p><b>{label}:</b> {_html(text)}</p>" for label, text in labelled if text.strip()
-        ]
-        if parts:
-            ids.append(
-                self._note(
-                    f"{self.tag}summary", "".join(parts), incident.updated_at, agency=self.centre
-                )
+
+def _assignment(
+    ctx: _Context, n: int, assignment: AgencyStatus, agency: str, nth_for_agency: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The emergency resource (the agency's unit status) and the dispatch (the centre's act of
+    assigning it) of the ticket's `n`th assignment, its `nth_for_agency` to that agency."""
+    primary, secondary = unit_status(assignment.status)
+    # Every status after `assigned` is the agency's own doing (its page, phone or API).
+    by_agency = assignment.status != "assigned"
+    updater_agency = agency if by_agency else ctx.centre
+    updater = assignment.updated_by or ("desk" if by_agency else assignment.assigned_by)
+    updater_agent = ctx.agent(
+        updater,
+        updater_agency,
+        "Dispatching" if by_agency else "Call Taking",
+        assignment.updated_at,
+    )
+    desk = ctx.agent("desk", agency, "Dispatching", assignment.assigned_at)
+    resource_id = f"ticket{ctx.incident.ticket_id}-{nth_for_agency}@{agency}"
+    resource: dict[str, Any] = {
+        **ctx.prologue(resource_id, assignment.updated_at, updater_agency, updater_agent),
+        "emergencyResourceTypeCommonRegistryText": _resource_type(assignment.categories),
+        "emergencyResourceName": _clean(assignment.agency_name),
+        "resourceAttributeRegistryText": [],
+        "primaryUnitStatusRegistryText": primary,
+        "secondaryUnitStatusRegistryText": secondary,
+        "unitStatusInternal": [assignment.status],
+        "agentReference": [_ref(desk)],
+    }
+    dispatch: dict[str, Any] = {
+        **ctx.prologue(
+            ctx.component_id(f"{ctx.tag}dispatch{n}", ctx.centre),
+            assignment.assigned_at,
+            ctx.centre,
+        ),
+        "agencyReference": _ref(agency),
+        "agentReference": _ref(
+            ctx.agent(assignment.assigned_by, ctx.centre, "Call Taking", assignment.assigned_at)
+        ),
+        "emergencyResourceReference": [_ref(resource_id)],
+    }
+    if assignment.reason.strip():
+        label = "Alasan menolak" if assignment.status == "declined" else "Hasil"
+        reason = ctx.note(
+            f"{ctx.tag}agency{n}reason",
+            f"<p><b>{label}:</b> {_html(assignment.reason)}</p>",
+            assignment.updated_at,
+            agency=updater_agency,
+            author=updater_agent,
+        )
+        resource["notesReference"] = [_ref(reason)]
+        dispatch["notesReference"] = [_ref(reason)]
+    return resource, dispatch
+
+
+# -- notes
+
+
+def _summary_notes(ctx: _Context) -> list[str]:
+    """What/where/who, and the transcript: the notes the incident itself refers to."""
+    incident = ctx.incident
+    ids = []
+    labelled = (("Apa", incident.what), ("Di mana", incident.where), ("Siapa", incident.who))
+    parts = [f"<p><b>{label}:</b> {_html(text)}</p>" for label, text in labelled if text.strip()]
+    if parts:
+        ids.append(
+            ctx.note(f"{ctx.tag}summary", "".join(parts), incident.updated_at, agency=ctx.centre)
+        )
+    if incident.transcript.strip():
+        text = f"<p><b>Transkrip:</b> {_html(incident.transcript)}</p>"
+        ids.append(ctx.note(f"{ctx.tag}transcript", text, incident.updated_at, agency=ctx.centre))
+    return ids
+
+
+def _written_notes(ctx: _Context, agencies: list[dict[str, Any]]) -> None:
+    """The ticket's notes as notes components; `agencies` gains any writer it lacks."""
+    # A component keeps its $id in every EIDO of the incident (STA-021 section 2): a note is
+    # numbered by its place among the ticket's notes, which only grow.
+    for n, note in enumerate(ctx.incident.notes, start=1):
+        writer = ctx.agency_id(note.agency) if note.agency else ctx.centre
+        if writer not in {a["$id"] for a in agencies}:
+            # Only an agency with an assignment writes notes; should one not have it any
+            # more, its note still names an agency of the document.
+            agencies.append(
+                {
+                    **ctx.prologue(writer, note.at, ctx.centre),
+                    "agencyRoleDescriptionRegistryText": ["Informational"],
+                    "agencyType": [UNKNOWN_AGENCY_TYPE],
+                }
             )
-        if incident.transcript.strip():
-            text = f"<p><b>Transkrip:</b> {_html(incident.transcript)}</p>"
-            ids.append(
-                self._note(f"{self.tag}transcript", text, incident.updated_at, agency=self.centre)
-            )
-        return ids
-
-    def _agency_id(self, agency_id: str) -> str:
-        """An agency's Agency Identifier, under the centre's: polresta.112.malangkota.go.id."""
-        return f"{_domain(agency_id)}.{self.centre}"
-
-    def _note(
-        self, unique: str, comments: str, at: datetime, *, agency: str, author: str | None = None
-    ) -> str:
-        note: dict[str, Any] = {
-            **self._prologue(self._component_id(unique, agency), at, agency, author),
-            "notesActionComments": comments,
-        }
-        if author is not None:
-            note["agentReference"] = _ref(author)
-        self.notes.append(note)
-        return str(note["$id"])
-
-    def _agent(self, username: str, agency: str, role: str, at: datetime | None) -> str:
-        """The agent's identifier (username@agency), adding its component the first time."""
-        agent_id = f"{_local_part(username)}@{agency}"
-        if agent_id not in self.agents:
-            self.agents[agent_id] = {
-                **self._prologue(agent_id, at or self.incident.arrived_at, agency),
-                "agentRoleRegistryText": [role],
-                "agencyReference": _ref(agency),
-            }
-        return agent_id
+        role = "Call Taking" if note.agency is None else "Dispatching"
+        ctx.note(
+            f"{ctx.tag}note{n}",
+            _html(note.text),
+            note.at,
+            agency=writer,
+            author=ctx.agent(note.author, writer, role, note.at),
+        )
 
 
 # ---- identifiers and text ---------------------------------------------------------------------

@@ -59,6 +59,7 @@ from bench.common import (  # noqa: E402
     login,
     originate_caller,
     percentile,
+    run_bounded,
     timed_healthz,
 )
 from callcenter import config as config_mod  # noqa: E402
@@ -766,17 +767,6 @@ def report(
         print(f"  /healthz not 200: {dict(health.bad)}")
 
 
-def _run(args: argparse.Namespace) -> int:
-    async def bounded() -> int:
-        return await asyncio.wait_for(main(args), args.timeout)
-
-    try:
-        return asyncio.run(bounded())
-    except TimeoutError:
-        print(f"abuse: gave up after {args.timeout:.0f} s", file=sys.stderr)
-        return 1
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="random API requests")
@@ -784,4 +774,5 @@ if __name__ == "__main__":
     parser.add_argument("--ami", type=int, default=100, help="AMI garbage connections (≤ 300)")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds for the run")
-    sys.exit(_run(parser.parse_args()))
+    args = parser.parse_args()
+    sys.exit(run_bounded("abuse", main(args), args.timeout))

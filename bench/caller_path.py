@@ -49,6 +49,7 @@ from bench.common import (  # noqa: E402
     bench_config,
     controller_running,
     percentile,
+    run_bounded,
 )
 from callcenter import config as config_mod  # noqa: E402
 from callcenter.config import Config  # noqa: E402
@@ -336,17 +337,6 @@ async def main(args: argparse.Namespace) -> int:
         await local.stop()
 
 
-def _run(args: argparse.Namespace) -> int:
-    async def bounded() -> int:
-        return await asyncio.wait_for(main(args), args.timeout)
-
-    try:
-        return asyncio.run(bounded())
-    except TimeoutError:
-        print(f"caller_path: gave up after {args.timeout:.0f} s", file=sys.stderr)
-        return 1
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 20, 100])
@@ -354,4 +344,5 @@ if __name__ == "__main__":
     parser.add_argument("--kinds", nargs="+", choices=list(QUEUE_KINDS), default=list(QUEUE_KINDS))
     parser.add_argument("--round-timeout", type=float, default=180.0, help="seconds per round")
     parser.add_argument("--timeout", type=float, default=2400.0, help="seconds for the whole run")
-    sys.exit(_run(parser.parse_args()))
+    args = parser.parse_args()
+    sys.exit(run_bounded("caller_path", main(args), args.timeout))

@@ -60,6 +60,7 @@ from bench.common import (  # noqa: E402
     brief_agency_routing,
     count_tickets,
     originate_caller,
+    run_bounded,
     start_controller,
     stop_controller,
     timed_healthz,
@@ -456,16 +457,9 @@ def report(  # type: ignore[no-untyped-def]
 
 
 def _run(args: argparse.Namespace) -> int:
-    async def bounded(pg: Postgres | None) -> int:
-        return await asyncio.wait_for(run(args, pg), args.timeout)
-
-    try:
-        with contextlib.ExitStack() as stack:
-            pg = stack.enter_context(postgres_server()) if args.postgres else None
-            return asyncio.run(bounded(pg))
-    except TimeoutError:
-        print(f"chaos: gave up after {args.timeout:.0f} s", file=sys.stderr)
-        return 1
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(postgres_server()) if args.postgres else None
+        return run_bounded("chaos", run(args, pg), args.timeout)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from panoramisk import Manager
@@ -357,3 +358,16 @@ def brief_agency_routing(routing: str, max_wait: int) -> str:
     overflowing after `max_wait` s in the queue."""
     routing = routing.replace("@bench-agency", "@bench-brief-agency")
     return routing.replace("[ivr]\n", f"[ivr]\nmax_wait = {max_wait}\n")
+
+
+def run_bounded(name: str, work: Coroutine[Any, Any, int], timeout: float) -> int:
+    """Run a bench's main coroutine for at most `timeout` s; past it, say so and fail (exit 1)."""
+
+    async def bounded() -> int:
+        return await asyncio.wait_for(work, timeout)
+
+    try:
+        return asyncio.run(bounded())
+    except TimeoutError:
+        print(f"{name}: gave up after {timeout:.0f} s", file=sys.stderr)
+        return 1

@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     cpu_seconds,
     originate_caller,
     process_figures,
+    run_bounded,
     until_no_channels,
     until_settled,
 )
@@ -346,17 +347,6 @@ async def main(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    async def bounded() -> int:
-        return await asyncio.wait_for(main(args), args.timeout)
-
-    try:
-        return asyncio.run(bounded())
-    except TimeoutError:
-        print(f"soak: gave up after {args.timeout:.0f} s", file=sys.stderr)
-        return 1
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10000)
@@ -364,4 +354,5 @@ if __name__ == "__main__":
     parser.add_argument("--sip-share", type=float, default=0.02, help="fraction via SIP phones")
     parser.add_argument("--desks", type=int, default=4, help="queue members that answer")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds for the run")
-    sys.exit(_run(parser.parse_args()))
+    args = parser.parse_args()
+    sys.exit(run_bounded("soak", main(args), args.timeout))
